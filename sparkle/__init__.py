@@ -1,0 +1,2 @@
+"""SPARKLE reproduction."""
+__version__ = "0.1.0"

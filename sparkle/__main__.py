@@ -1,0 +1,5 @@
+import sys
+
+from sparkle.cli import main
+
+sys.exit(main())
