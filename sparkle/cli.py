@@ -17,6 +17,8 @@ from sparkle.log import setup_logging
 
 # Modules that define commands, in the order `sparkle --help` lists them. Only working commands are listed.
 COMMAND_MODULES: tuple[str, ...] = (
+    "sparkle.data.cli",
+    "sparkle.probes.cli",
 )
 
 
