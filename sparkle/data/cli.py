@@ -1,0 +1,150 @@
+"""`sparkle data ...`: build the training, validation, benchmark and probe files (SPEC §2–§4)."""
+
+from __future__ import annotations
+
+import argparse
+
+from sparkle.errors import SparkleError
+from sparkle.log import get_logger
+from sparkle.registry import BENCHMARKS
+
+log = get_logger(__name__)
+
+
+def _source_pairs(values: list[str] | None) -> dict[str, str]:
+    pairs: dict[str, str] = {}
+    for value in values or []:
+        name, sep, source = value.partition("=")
+        if not sep or not source:
+            raise SparkleError(
+                f"--source {value!r}: expected NAME=PATH_OR_ID with NAME one of {', '.join(BENCHMARKS)}"
+            )
+        if name not in BENCHMARKS:
+            raise SparkleError(
+                f"--source {value!r}: unknown benchmark {name!r}; use one of {', '.join(BENCHMARKS)}"
+            )
+        pairs[name] = source
+    return pairs
+
+
+def _report(paths) -> int:
+    for path in paths:
+        print(path)
+    return 0
+
+
+def _stage_one(args: argparse.Namespace) -> int:
+    from sparkle.data.stage_one import build_stage_one
+
+    return _report(build_stage_one(args.out, args.source, args.val_source, split=args.split))
+
+
+def _stage_two(args: argparse.Namespace) -> int:
+    from sparkle.data.stage_two import build_stage_two
+
+    return _report(
+        build_stage_two(
+            args.out,
+            variant=args.variant,
+            source=args.source,
+            aug_version=args.aug_version,
+            easy_source=args.easy_source,
+            mix_ratio=args.mix_ratio,
+            seed=args.seed,
+            split=args.split,
+        )
+    )
+
+
+def _benchmarks(args: argparse.Namespace) -> int:
+    from sparkle.data.benchmarks import write_benchmarks
+
+    names = tuple(args.only) if args.only else BENCHMARKS
+    return _report(write_benchmarks(args.out, _source_pairs(args.source), names))
+
+
+def _probes(args: argparse.Namespace) -> int:
+    from sparkle.data.probes import write_preview
+
+    return _report(write_preview(args.out, args.source, args.config))
+
+
+def _mine_hard(args: argparse.Namespace) -> int:
+    from sparkle.data.mining import mine_hard
+
+    return _report(
+        mine_hard(
+            args.samples,
+            args.out,
+            max_correct=args.max_correct,
+            min_samples=args.min_samples,
+            timeout=args.timeout,
+        )
+    )
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add `sparkle data` and its subcommands."""
+    data = subparsers.add_parser("data", help="build training / evaluation / probe data files")
+    commands = data.add_subparsers(dest="data_command", metavar="SUBCOMMAND", required=True)
+
+    p = commands.add_parser(
+        "stage-one", help="sparkle_dsr40k.parquet (+ .jsonl) and sparkle_aime2024.parquet"
+    )
+    p.add_argument(
+        "--source", default="dsr40k", help="dsr40k: Hub id or local file/folder (default: the Hub)"
+    )
+    p.add_argument("--val-source", default=None, help="AIME 2024: Hub id or local file (default: the Hub)")
+    p.add_argument("--split", default=None, help="split of --source (default: the dataset's own)")
+    p.add_argument("--out", default="data", help="output folder (default: data)")
+    p.set_defaults(func=_stage_one)
+
+    p = commands.add_parser("stage-two", help="hardmath variants: aug (PSS), hard, mix")
+    p.add_argument("--variant", choices=("aug", "hard", "mix"), default="aug")
+    p.add_argument("--aug-version", choices=("all", "first_half"), default="all")
+    p.add_argument(
+        "--source", default="hardmath", help="hardmath: Hub id or local file/folder (default: the Hub)"
+    )
+    p.add_argument("--easy-source", default="dsr40k", help="mix: where the easier problems come from")
+    p.add_argument(
+        "--mix-ratio", type=float, default=1.0, help="mix: easy problems per hard problem (default 1)"
+    )
+    p.add_argument("--seed", type=int, default=10000, help="shuffle / sampling seed (default 10000)")
+    p.add_argument("--split", default=None, help="split of --source (default: the dataset's own)")
+    p.add_argument("--out", default="data", help="output folder (default: data)")
+    p.set_defaults(func=_stage_two)
+
+    p = commands.add_parser(
+        "benchmarks", help="{name}.jsonl and sparkle_{name}.parquet for the five benchmarks"
+    )
+    p.add_argument(
+        "--source",
+        action="append",
+        metavar="NAME=PATH_OR_ID",
+        help="where one benchmark comes from (repeatable; default: the Hub)",
+    )
+    p.add_argument("--only", action="append", choices=BENCHMARKS, help="build only these benchmarks")
+    p.add_argument("--out", default="data", help="output folder (default: data)")
+    p.set_defaults(func=_benchmarks)
+
+    p = commands.add_parser(
+        "probes", help="sparkle_preview.jsonl and the grouped sparkle_preview_problems.jsonl"
+    )
+    p.add_argument("--source", default=None, help="sparkle_preview: local file/folder (default: the Hub)")
+    p.add_argument(
+        "--config", default=None, help="Hub config (all, aime24, amc23, math500, gsm8k, olympiadbench)"
+    )
+    p.add_argument("--out", default="data", help="output folder (default: data)")
+    p.set_defaults(func=_probes)
+
+    p = commands.add_parser("mine-hard", help="keep problems a model rarely solves (hardmath schema)")
+    p.add_argument(
+        "samples", nargs="+", help="lm-eval samples_*.jsonl or verl generation dumps (.parquet/.jsonl)"
+    )
+    p.add_argument("--out", default="data/hardmath_mined.jsonl", help="output .jsonl or .parquet file")
+    p.add_argument(
+        "--max-correct", type=int, default=0, help="keep problems with at most K correct (default 0)"
+    )
+    p.add_argument("--min-samples", type=int, default=20, help="... out of at least N samples (default 20)")
+    p.add_argument("--timeout", type=float, default=None, help="grading time limit per sample, seconds")
+    p.set_defaults(func=_mine_hard)

@@ -1,0 +1,78 @@
+"""verl's RL parquet schema (what ``RLHFDataset`` reads) and the atomic writer of every data file.
+
+A row: ``data_source``, ``prompt`` (one user message), ``ability`` ("math"), ``reward_model``
+{"style": "rule", "ground_truth"} and ``extra_info``. Parquet needs one type per column, so within a
+file the ground truths are all strings, or, when any row has several acceptable answers, all lists.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from sparkle.io import atomic_path
+from sparkle.log import get_logger
+
+log = get_logger(__name__)
+
+
+def rl_row(
+    data_source: str, prompt: str, ground_truth: str | list[str], extra_info: dict[str, Any]
+) -> dict[str, Any]:
+    """One verl RL row; ``prompt`` is sent as the single user message (verl applies the chat template)."""
+    return {
+        "data_source": data_source,
+        "prompt": [{"role": "user", "content": prompt}],
+        "ability": "math",
+        "reward_model": {"style": "rule", "ground_truth": ground_truth},
+        "extra_info": extra_info,
+    }
+
+
+def unify_ground_truths(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Make every ground truth a list when any row has several answers (one parquet type per column)."""
+    if not any(isinstance(r["reward_model"]["ground_truth"], list) for r in rows):
+        return rows
+    out = []
+    for row in rows:
+        truth = row["reward_model"]["ground_truth"]
+        if not isinstance(truth, list):
+            row = {**row, "reward_model": {**row["reward_model"], "ground_truth": [truth]}}
+        out.append(row)
+    return out
+
+
+def write_parquet(rows: Sequence[dict[str, Any]], path: str | os.PathLike[str]) -> Path:
+    """Write rows to a parquet file atomically (same rows → same bytes)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pa.Table.from_pylist(list(rows))
+    with atomic_path(path) as tmp:
+        pq.write_table(table, tmp)
+    return Path(path)
+
+
+def write_jsonl(rows: Sequence[dict[str, Any]], path: str | os.PathLike[str]) -> Path:
+    """Write rows as JSON lines atomically, in one buffer (fast for tens of thousands of rows)."""
+    text = "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows)
+    with atomic_path(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+    return Path(path)
+
+
+def write_rl_files(
+    rows: list[dict[str, Any]], out_dir: str | os.PathLike[str], stem: str, jsonl: bool = True
+) -> list[Path]:
+    """``{stem}.parquet`` (and ``{stem}.jsonl``) in ``out_dir``; returns the written paths."""
+    rows = unify_ground_truths(rows)
+    out = Path(out_dir)
+    written = [write_parquet(rows, out / f"{stem}.parquet")]
+    if jsonl:
+        written.append(write_jsonl(rows, out / f"{stem}.jsonl"))
+    for path in written:
+        log.info("wrote %s (%d rows)", path, len(rows))
+    return written

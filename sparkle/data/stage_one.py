@@ -1,0 +1,64 @@
+"""Stage-1 data (SPEC §2, §6): dsr40k as verl RL rows, plus the AIME 2024 validation file."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from sparkle.data.benchmarks import benchmark_rl_rows, load_benchmark
+from sparkle.data.rl import rl_row, write_rl_files
+from sparkle.data.sources import (
+    ANSWER_KEYS,
+    PROBLEM_KEYS,
+    get_answer,
+    get_text,
+    load_records,
+    require_rows,
+    where,
+)
+from sparkle.log import get_logger
+from sparkle.progress import track
+from sparkle.prompts import plain_prompt
+
+log = get_logger(__name__)
+
+TRAIN_STEM = "sparkle_dsr40k"
+VAL_NAME = "aime2024"
+
+
+def training_problems(
+    source: str | os.PathLike[str], split: str | None = None
+) -> list[tuple[str, str | list[str], dict]]:
+    """(problem, answer, record) of each training row, validated (missing/empty/wrong-type fields fail)."""
+    source = str(source)
+    records = require_rows(load_records(source, split=split), source)
+    out = []
+    for index, record in enumerate(track(records, f"reading {Path(source).name}")):
+        place = where(source, index)
+        out.append((get_text(record, PROBLEM_KEYS, place), get_answer(record, ANSWER_KEYS, place), record))
+    return out
+
+
+def stage_one_rows(
+    problems: list[tuple[str, str | list[str], dict]], data_source: str = "dsr40k"
+) -> list[dict[str, Any]]:
+    """verl rows with the plain SPARKLE prompt; ``extra_info`` = {split: train, index}."""
+    return [
+        rl_row(data_source, plain_prompt(problem), answer, {"split": "train", "index": index})
+        for index, (problem, answer, _) in enumerate(problems)
+    ]
+
+
+def build_stage_one(
+    out_dir: str | os.PathLike[str],
+    source: str | os.PathLike[str] = "dsr40k",
+    val_source: str | os.PathLike[str] | None = None,
+    split: str | None = None,
+) -> list[Path]:
+    """Write ``sparkle_dsr40k.parquet`` + ``.jsonl`` and ``sparkle_aime2024.parquet`` into ``out_dir``."""
+    train = stage_one_rows(training_problems(source, split))
+    val_rows = benchmark_rl_rows(VAL_NAME, load_benchmark(VAL_NAME, val_source))
+    written = write_rl_files(train, out_dir, TRAIN_STEM)
+    written += write_rl_files(val_rows, out_dir, f"sparkle_{VAL_NAME}", jsonl=False)
+    return written
