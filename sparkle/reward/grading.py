@@ -1,0 +1,209 @@
+"""Correctness policies (SPEC §5): ``train`` (the reward's grader), ``eval`` (the benchmark grader, quirk
+included) and ``math_verify`` (an accurate grader for new work). Cheap string paths run in-process; every
+sympy or math-verify call goes through the guarded worker pool.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from sparkle.errors import SparkleError
+from sparkle.reward.extract import extract_answer, strip_ground_truth
+from sparkle.reward.guard import GuardedPool, default_pool
+from sparkle.reward.normalize import (
+    math_strings_equal,
+    normalize_eval,
+    normalize_train,
+    str_is_int,
+    strip_proper_commas,
+)
+from sparkle.reward.symbolic import (
+    math_verify_worker,
+    plain_number,
+    sympy_allowed,
+    sympy_equal_worker,
+)
+
+POLICIES: tuple[str, ...] = ("train", "eval", "math_verify")
+_TUPLE_CHARS = "()[]"
+_FRACTION = re.compile(r"-?[0-9]+.?/0*[1-9][0-9]*.?")
+
+
+@dataclass(frozen=True)
+class Grade:
+    """The verdict on one response: correct or not, the answer it was judged on, and whether a symbolic
+    comparison ran out of time (counted as not equal)."""
+
+    correct: bool
+    extracted: str | None
+    timed_out: bool = False
+
+
+def _symbolic_equal(
+    gt: str, given: str, timeout: float | None, pool: GuardedPool | None
+) -> tuple[bool, bool]:
+    if not sympy_allowed(f"({gt})-({given})"):
+        return False, False
+    a, b = plain_number(gt), plain_number(given)
+    if a is not None and b is not None:
+        return a == b, False
+    return (pool or default_pool()).call(sympy_equal_worker, (gt, given), timeout)
+
+
+def train_equal(given: str | None, gt: str, timeout: float | None = None, pool: GuardedPool | None = None):
+    """The training grader: normalised strings equal, else ``simplify(gt - given) == 0``.
+
+    Returns ``(equal, timed_out)``.
+    """
+    gt_n, given_n = normalize_train(gt), normalize_train(given)
+    if gt_n is None or given_n is None:
+        return False, False
+    if gt_n == given_n:
+        return True, False
+    if not given_n:
+        return False, False
+    return _symbolic_equal(gt_n, given_n, timeout, pool)
+
+
+def _is_frac(s: str) -> bool:
+    return _FRACTION.fullmatch(s) is not None
+
+
+def _split_tuple(expr: str) -> list[str]:
+    expr = strip_proper_commas(expr)
+    if not expr:
+        return []
+    if (
+        len(expr) > 2
+        and expr[0] in _TUPLE_CHARS
+        and expr[-1] in _TUPLE_CHARS
+        and all(ch not in expr[1:-1] for ch in _TUPLE_CHARS)
+    ):
+        return [e.strip() for e in expr[1:-1].split(",")]
+    return [expr]
+
+
+def _prm_equal(given: str, gt: str, timeout: float | None, pool: GuardedPool | None) -> tuple[bool, bool]:
+    try:
+        gt_n, given_n = normalize_eval(gt), normalize_eval(given)
+    except (ValueError, OverflowError):
+        return False, False
+    if gt_n is None or given_n is None:
+        return False, False
+    if gt_n == given_n:
+        return True, False
+    if not given_n:
+        return False, False
+    gt_elems, given_elems = _split_tuple(gt_n), _split_tuple(given_n)
+    if len(gt_elems) > 1 and (gt_n[0] != given_n[0] or gt_n[-1] != given_n[-1]):
+        return False, False
+    if len(gt_elems) != len(given_elems):
+        return False, False
+    timed_out = False
+    for g, p in zip(gt_elems, given_elems, strict=False):
+        if g == p:
+            ok = True  # identical elements (also unparsable LaTeX ones, e.g. "3+\\sqrt5") match
+        elif _is_frac(g) and _is_frac(p):
+            ok = g == p  # unreduced fractions do not match reduced ones
+        elif str_is_int(g) != str_is_int(p):
+            ok = False  # an integer answer needs an integer response
+        else:
+            ok, t = _symbolic_equal(g, p, timeout, pool)
+            timed_out = timed_out or t
+        if not ok:
+            return False, timed_out
+    return True, timed_out
+
+
+def eval_equal(given: str | None, gt: str, timeout: float | None = None, pool: GuardedPool | None = None):
+    """The benchmark grader: Hendrycks-MATH string match OR the PRM800K-style grader. ``(equal, timed_out)``."""
+    if given is None:
+        return False, False
+    if math_strings_equal(given, gt):
+        return True, False
+    return _prm_equal(given, gt, timeout, pool)
+
+
+def math_verify_equal(
+    given: str | None,
+    gt: str,
+    response: str | None = None,
+    timeout: float | None = None,
+    pool: GuardedPool | None = None,
+):
+    """math-verify's verdict behind a fast string path; with no SPARKLE answer, math-verify extracts itself."""
+    if given is None:
+        if not response:
+            return False, False
+        return (pool or default_pool()).call(math_verify_worker, (gt, None, response), timeout)
+    gt_n, given_n = normalize_train(gt), normalize_train(given)
+    if gt_n and gt_n == given_n:
+        return True, False
+    a, b = plain_number(gt_n or ""), plain_number(given_n or "")
+    if a is not None and b is not None and a.denominator == 1 and b.denominator == 1:
+        return a == b, False
+    return (pool or default_pool()).call(math_verify_worker, (gt, given, None), timeout)
+
+
+def answers_match(
+    given: str | None,
+    ground_truth: object,
+    policy: str = "eval",
+    timeout: float | None = None,
+    response: str | None = None,
+    pool: GuardedPool | None = None,
+) -> tuple[bool, bool]:
+    """Whether ``given`` matches any of the ground truths under ``policy``: ``(correct, timed_out)``."""
+    truths = ground_truth if isinstance(ground_truth, (list, tuple)) else [ground_truth]
+    timed_out = False
+    for raw in truths:
+        if raw is None:
+            continue
+        gt = strip_ground_truth(raw)
+        if policy == "train":
+            ok, t = train_equal(given, gt, timeout, pool)
+        elif policy == "eval":
+            ok, t = eval_equal(given, gt, timeout, pool)
+        elif policy == "math_verify":
+            ok, t = math_verify_equal(given, gt, response, timeout, pool)
+        else:
+            raise SparkleError(f"unknown grading policy {policy!r}: use one of {', '.join(POLICIES)}")
+        timed_out = timed_out or t
+        if ok:
+            return True, timed_out
+    return False, timed_out
+
+
+def grade(
+    response: str,
+    ground_truth: str | list[str],
+    policy: str = "eval",
+    timeout: float | None = None,
+) -> Grade:
+    """Extract the answer from ``response`` and judge it against the ground truth(s) under ``policy``."""
+    if policy not in POLICIES:
+        raise SparkleError(f"unknown grading policy {policy!r}: use one of {', '.join(POLICIES)}")
+    extracted = extract_answer(response)
+    if policy == "eval" and not extracted:
+        extracted = None
+    correct, timed_out = answers_match(extracted, ground_truth, policy, timeout, response=response)
+    return Grade(correct=correct, extracted=extracted, timed_out=timed_out)
+
+
+def answer_key(extracted: str | None) -> str:
+    """A normalised form of an answer for grouping equal answers (majority voting); "" for no answer."""
+    if extracted is None:
+        return ""
+    key = normalize_train(extracted) or ""
+    if str_is_int(key):
+        try:
+            return str(int(float(strip_proper_commas(key))))
+        except (ValueError, OverflowError):
+            return key
+    number = plain_number(key)
+    if number is not None:
+        return (
+            f"{number.numerator}/{number.denominator}" if number.denominator != 1 else str(number.numerator)
+        )
+    return key

@@ -1,0 +1,123 @@
+"""Reward types (SPEC §5) and the verl entry point ``compute_score``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sparkle.errors import SparkleError
+from sparkle.reward.extract import completion_part, extract_answer, is_uncertain
+from sparkle.reward.formats import format_ok, granular_format, looks_augmented
+from sparkle.reward.grading import POLICIES, answers_match
+from sparkle.reward.guard import GuardedPool
+
+REWARD_TYPES: tuple[str, ...] = ("spk_h", "spk_h_aug", "spk_s", "spk_g", "val")
+SCORE_KEYS: tuple[str, ...] = ("score", "acc", "format_ok", "granular_format", "timed_out")
+
+
+@dataclass(frozen=True)
+class Scored:
+    """Everything the reward computed for one response."""
+
+    score: float
+    correct: bool
+    format_ok: bool
+    granular: float
+    extracted: str | None
+    timed_out: bool
+    augmented: bool
+
+
+def reward_from(reward_type: str, correct: bool, fmt_ok: bool, granular: float, uncertain: bool) -> float:
+    """The reward table of SPEC §5 for one verdict."""
+    if uncertain:
+        return 0.0
+    if reward_type in ("spk_h", "spk_h_aug"):
+        if not correct:
+            return -1.0
+        return 2.0 if fmt_ok else 1.0
+    if reward_type == "spk_s":
+        return (1.0 if granular >= 0.7 else 0.0) + (1.0 if correct else 0.0)
+    if reward_type == "spk_g":
+        return 0.2 + 0.8 * granular if correct else -3.0 + 1.5 * granular
+    if reward_type == "val":
+        return 1.0 if correct else 0.0
+    raise SparkleError(f"unknown reward_type {reward_type!r}: use one of {', '.join(REWARD_TYPES)}")
+
+
+def score_response(
+    solution_str: str,
+    ground_truth: Any,
+    reward_type: str = "spk_h",
+    policy: str = "train",
+    thinking_level: int | None = None,
+    timeout: float | None = None,
+    pool: GuardedPool | None = None,
+) -> Scored:
+    """Score a response (or a prompt + response chat string, as the original trainer did).
+
+    A row is augmented (PSS) when ``thinking_level >= 1``, when the text carries the PSS marker
+    "Assistant: <think>", or — the original's heuristic — when the response closes ``</think>`` without
+    opening it. Only ``spk_h_aug`` and the reported ``format_ok`` use the augmented check.
+    """
+    if reward_type not in REWARD_TYPES:
+        raise SparkleError(f"unknown reward_type {reward_type!r}: use one of {', '.join(REWARD_TYPES)}")
+    if policy not in POLICIES:
+        raise SparkleError(f"unknown grading policy {policy!r}: use one of {', '.join(POLICIES)}")
+    text, marker_seen = completion_part(solution_str if isinstance(solution_str, str) else "")
+    level_aug = thinking_level is not None and thinking_level >= 1
+    extracted = extract_answer(text)
+    correct, timed_out = answers_match(extracted, ground_truth, policy, timeout, response=text, pool=pool)
+    granular = granular_format(text)
+    prompt_aug = level_aug or marker_seen
+    augmented = prompt_aug or looks_augmented(text)
+    # spk_h always applies the plain check; spk_h_aug the augmented one on augmented rows.
+    fmt = format_ok(text, augmented=augmented) if reward_type == "spk_h_aug" else format_ok(text)
+    score = reward_from(reward_type, correct, fmt, granular, is_uncertain(extracted))
+    reported_fmt = format_ok(text, augmented=prompt_aug)
+    return Scored(score, correct, reported_fmt, granular, extracted, timed_out, augmented)
+
+
+def _thinking_level(extra_info: dict | None) -> int | None:
+    if not isinstance(extra_info, dict):
+        return None
+    level = extra_info.get("thinking_level")
+    try:
+        return int(level) if level is not None else None
+    except (TypeError, ValueError):
+        return None
+
+
+def compute_score(
+    data_source: str,
+    solution_str: str,
+    ground_truth: Any,
+    extra_info: dict | None = None,
+    **kwargs: Any,
+) -> dict[str, float]:
+    """verl's custom reward function: ``{"score", "acc", "format_ok", "granular_format", "timed_out"}``.
+
+    kwargs (verl's ``reward_kwargs``): ``reward_type`` (default ``spk_h``), ``policy`` (default ``train``),
+    ``timeout`` in seconds for each symbolic comparison. Validation rows (``extra_info["split"] ==
+    "test"``) get the answer-only score (1 if correct else 0) as ``score``.
+    """
+    reward_type = kwargs.get("reward_type") or "spk_h"
+    policy = kwargs.get("policy") or "train"
+    timeout = kwargs.get("timeout")
+    if isinstance(extra_info, dict) and extra_info.get("split") == "test":
+        reward_type = "val"
+    s = score_response(
+        solution_str,
+        ground_truth,
+        reward_type=reward_type,
+        policy=policy,
+        thinking_level=_thinking_level(extra_info),
+        timeout=float(timeout) if timeout is not None else None,
+    )
+    return {
+        "score": float(s.score),
+        "acc": 1.0 if s.correct else 0.0,
+        "format_ok": 1.0 if s.format_ok else 0.0,
+        "granular_format": float(s.granular),
+        "timed_out": 1.0 if s.timed_out else 0.0,
+    }
