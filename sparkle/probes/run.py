@@ -55,10 +55,23 @@ def _looks_like_path(model: str) -> bool:
 
 
 def model_context(model: str) -> int | None:
-    """The model's context length from its local ``config.json`` (None for Hub ids / unknown)."""
+    """The model's context length from its ``config.json`` (local folder, else the Hub); None if unknown."""
     config = Path(model).expanduser() / "config.json"
     if not config.is_file():
-        return None
+        if _looks_like_path(model):
+            return None
+        try:
+            from huggingface_hub import hf_hub_download
+
+            config = Path(hf_hub_download(repo_id=model, filename="config.json"))
+        except Exception as e:  # noqa: BLE001 - offline, unknown repo, gated: fall back to the default length
+            log.warning(
+                "%s: cannot read its config.json (%s); pass --max-model-len if %d is too long",
+                model,
+                type(e).__name__,
+                MAX_MODEL_LEN,
+            )
+            return None
     try:
         data = json.loads(config.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as e:

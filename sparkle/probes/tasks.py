@@ -139,7 +139,8 @@ def build_docs(
                 doc["knowledge"] = _text(problem, "knowledge", where)
             docs.append(doc)
             continue
-        for position, sub in enumerate(subproblems, 1):
+        for index, sub in enumerate(subproblems, 1):
+            position = int(sub.get("sequence") or index)
             answer = sub.get("answer")
             if answer is None:
                 raise SparkleError(
