@@ -19,10 +19,8 @@ from sparkle.reward.normalize import (
     strip_proper_commas,
 )
 from sparkle.reward.symbolic import (
-    math_verify_worker,
     plain_number,
     sympy_allowed,
-    sympy_equal_worker,
 )
 
 POLICIES: tuple[str, ...] = ("train", "eval", "math_verify")
@@ -48,7 +46,7 @@ def _symbolic_equal(
     a, b = plain_number(gt), plain_number(given)
     if a is not None and b is not None:
         return a == b, False
-    return (pool or default_pool()).call(sympy_equal_worker, (gt, given), timeout)
+    return (pool or default_pool()).call("sympy_equal_worker", (gt, given), timeout)
 
 
 def train_equal(given: str | None, gt: str, timeout: float | None = None, pool: GuardedPool | None = None):
@@ -136,14 +134,14 @@ def math_verify_equal(
     if given is None:
         if not response:
             return False, False
-        return (pool or default_pool()).call(math_verify_worker, (gt, None, response), timeout)
+        return (pool or default_pool()).call("math_verify_worker", (gt, None, response), timeout)
     gt_n, given_n = normalize_train(gt), normalize_train(given)
     if gt_n and gt_n == given_n:
         return True, False
     a, b = plain_number(gt_n or ""), plain_number(given_n or "")
     if a is not None and b is not None and a.denominator == 1 and b.denominator == 1:
         return a == b, False
-    return (pool or default_pool()).call(math_verify_worker, (gt, given, None), timeout)
+    return (pool or default_pool()).call("math_verify_worker", (gt, given, None), timeout)
 
 
 def answers_match(

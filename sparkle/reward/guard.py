@@ -1,19 +1,27 @@
 """The guarded worker pool: every symbolic comparison runs in a worker process under a hard time limit.
 
-A worker that overruns is killed and replaced by pebble; the call then counts as "not equal" and bumps
-a counter, it never raises or hangs. The pool starts lazily (spawn context, so it is safe from threads
-and inside Ray actors), is re-created after a fork, and is shut down at interpreter exit.
+Workers are plain ``python -m sparkle.reward.worker`` subprocesses talking length-prefixed pickles over
+pipes, so they never re-import the caller's ``__main__`` (unlike multiprocessing's spawn/forkserver),
+work the same from threads, Ray actors and forked children, and can be killed at any moment. A worker
+that overruns is killed and replaced by a standby worker that is already booted, so the next call does
+not pay the start-up (about 0.5 s of sympy imports); the overrun counts as "not equal" plus a counter,
+never an exception or a hang. Workers exit with their parent (EOF on stdin, or a parent-pid watchdog)
+and are killed at interpreter exit.
 """
 
 from __future__ import annotations
 
 import atexit
-import multiprocessing
 import os
+import pickle
+import select
+import struct
+import subprocess
+import sys
 import threading
-from collections.abc import Callable
-from concurrent.futures import TimeoutError as FutureTimeout
+import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from sparkle.log import get_logger
@@ -23,104 +31,233 @@ log = get_logger(__name__)
 DEFAULT_TIMEOUT = float(os.environ.get("SPARKLE_REWARD_TIMEOUT", "5.0"))
 # Address-space cap of a worker (bytes): a tower of powers fails with MemoryError instead of swapping.
 WORKER_MEMORY_LIMIT = int(os.environ.get("SPARKLE_REWARD_WORKER_MEMORY", str(4 * 1024**3)))
+BOOT_TIMEOUT = 120.0
+_HEADER = struct.Struct("<I")
+_PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])
 
 
-def _init_worker(memory_limit: int) -> None:
-    if memory_limit > 0:
+class WorkerError(RuntimeError):
+    """A worker died or answered garbage (counted as a crash; the call reports "not equal")."""
+
+
+def _read_exact(fd: int, n: int, deadline: float | None) -> bytes:
+    chunks, got = [], 0
+    while got < n:
+        if deadline is not None:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError
+            ready, _, _ = select.select([fd], [], [], remaining)
+            if not ready:
+                raise TimeoutError
+        chunk = os.read(fd, n - got)
+        if not chunk:
+            raise WorkerError("worker closed its pipe")
+        chunks.append(chunk)
+        got += len(chunk)
+    return b"".join(chunks)
+
+
+class _Worker:
+    """One worker subprocess."""
+
+    def __init__(self) -> None:
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (_PACKAGE_ROOT, env.get("PYTHONPATH")) if p)
+        env["SPARKLE_REWARD_WORKER_MEMORY"] = str(WORKER_MEMORY_LIMIT)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "sparkle.reward.worker", str(os.getpid())],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            env=env,
+            close_fds=True,
+        )
+        self.ready = False
+
+    def wait_ready(self) -> None:
+        if not self.ready:
+            if _read_exact(self.proc.stdout.fileno(), 1, time.monotonic() + BOOT_TIMEOUT) != b"R":
+                raise WorkerError("worker failed to start")
+            self.ready = True
+
+    def call(self, name: str, args: tuple, timeout: float) -> Any:
+        self.wait_ready()
+        payload = pickle.dumps((name, args), protocol=pickle.HIGHEST_PROTOCOL)
         try:
-            import resource
+            self.proc.stdin.write(_HEADER.pack(len(payload)) + payload)
+            self.proc.stdin.flush()
+        except (BrokenPipeError, OSError) as e:
+            raise WorkerError(f"worker pipe broken: {e}") from e
+        deadline = time.monotonic() + timeout
+        fd = self.proc.stdout.fileno()
+        (size,) = _HEADER.unpack(_read_exact(fd, _HEADER.size, deadline))
+        status, value = pickle.loads(_read_exact(fd, size, deadline))
+        if status != "ok":
+            raise WorkerError(value)
+        return value
 
-            resource.setrlimit(resource.RLIMIT_AS, (memory_limit, memory_limit))
-        except (ImportError, ValueError, OSError):
+    def kill(self) -> None:
+        try:
+            self.proc.kill()
+        except OSError:
             pass
-    from sparkle.reward.symbolic import warm_worker
-
-    warm_worker()
+        for stream in (self.proc.stdin, self.proc.stdout):
+            try:
+                stream.close()
+            except OSError:
+                pass
+        try:
+            self.proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            pass
 
 
 @dataclass
 class GuardStats:
-    """Counters of the guarded calls made by this process."""
+    """Counters of the guarded calls made through one pool."""
 
     calls: int = 0
     timeouts: int = 0
     crashes: int = 0
+    workers_started: int = 0
 
 
 class GuardedPool:
-    """A lazily started pebble process pool whose calls return ``(value, timed_out)`` and never raise."""
+    """Up to ``workers`` busy workers plus one booted standby; ``call`` returns ``(value, timed_out)``."""
 
-    def __init__(self, workers: int = 1, context: str | None = None) -> None:
-        self.workers = workers
-        self.context = context or os.environ.get("SPARKLE_REWARD_MP_CONTEXT", "spawn")
+    def __init__(self, workers: int = 1) -> None:
+        self.workers = max(1, int(workers))
         self.stats = GuardStats()
-        self._pool = None
-        self._pid = None
-        self._lock = threading.Lock()
+        self._idle: list[_Worker] = []
+        self._standby: _Worker | None = None
+        self._busy = 0
+        self._pid = os.getpid()
+        self._cond = threading.Condition()
 
-    def _get_pool(self):
-        with self._lock:
-            if self._pool is None or self._pid != os.getpid():
-                from pebble import ProcessPool
+    def _spawn(self) -> _Worker:
+        self.stats.workers_started += 1
+        return _Worker()
 
-                self._pool = ProcessPool(
-                    max_workers=self.workers,
-                    initializer=_init_worker,
-                    initargs=(WORKER_MEMORY_LIMIT,),
-                    context=multiprocessing.get_context(self.context),
-                )
-                self._pid = os.getpid()
-            return self._pool
+    def _check_fork(self) -> None:
+        if self._pid != os.getpid():  # a forked child must not share its parent's pipes
+            self._idle, self._standby, self._busy, self._pid = [], None, 0, os.getpid()
+            self._cond = threading.Condition()
 
-    def call(self, fn: Callable[..., Any], args: tuple, timeout: float | None = None, default: Any = False):
-        """Run ``fn(*args)`` in a worker; on overrun kill the worker and return ``(default, True)``."""
+    def _acquire(self) -> _Worker:
+        with self._cond:
+            while not self._idle and self._busy >= self.workers:
+                self._cond.wait()
+            self._busy += 1
+            if self._idle:
+                return self._idle.pop()
+            if self._standby is not None:
+                worker, self._standby = self._standby, self._spawn()
+                return worker
+        try:
+            worker = self._spawn()
+            with self._cond:  # keep a booted spare, so a killed worker is replaced at once
+                if self._standby is None:
+                    self._standby = self._spawn()
+            return worker
+        except OSError:
+            with self._cond:
+                self._busy -= 1
+                self._cond.notify()
+            raise
+
+    def _release(self, worker: _Worker | None) -> None:
+        with self._cond:
+            self._busy -= 1
+            if worker is not None:
+                self._idle.append(worker)
+            elif self._standby is None:
+                self._standby = self._spawn()
+            self._cond.notify()
+
+    def call(
+        self, name: str, args: tuple, timeout: float | None = None, default: Any = False
+    ) -> tuple[Any, bool]:
+        """Run ``sparkle.reward.symbolic.<name>(*args)`` in a worker under ``timeout`` seconds.
+
+        Returns ``(value, False)``, or ``(default, True)`` when the worker overran (it is then killed
+        and replaced), or ``(default, False)`` when the worker crashed.
+        """
         timeout = DEFAULT_TIMEOUT if timeout is None else float(timeout)
+        self._check_fork()
         self.stats.calls += 1
         try:
-            future = self._get_pool().schedule(fn, args=args, timeout=timeout)
-        except RuntimeError:  # the pool was stopped (interpreter exit or a broken pool): start afresh
-            with self._lock:
-                self._pool = None
-            future = self._get_pool().schedule(fn, args=args, timeout=timeout)
-        try:
-            return future.result(), False
-        except FutureTimeout:
-            self.stats.timeouts += 1
-            log.debug("symbolic comparison %s%r timed out after %.1fs", fn.__name__, args[:2], timeout)
-            return default, True
-        except Exception as e:  # the worker died (memory limit, recursion) or raised: "not equal"
+            worker = self._acquire()
+        except OSError as e:
             self.stats.crashes += 1
-            log.debug("symbolic comparison %s crashed: %r", fn.__name__, e)
+            log.warning("cannot start a reward worker: %s", e)
             return default, False
+        try:
+            value = worker.call(name, args, timeout)
+        except TimeoutError:
+            self.stats.timeouts += 1
+            log.debug(
+                "%s%r timed out after %.1fs; worker replaced",
+                name,
+                tuple(a[:80] for a in args if isinstance(a, str)),
+                timeout,
+            )
+            worker.kill()
+            self._release(None)
+            return default, True
+        except (WorkerError, EOFError, pickle.UnpicklingError) as e:
+            self.stats.crashes += 1
+            log.debug("%s crashed in its worker: %s", name, e)
+            worker.kill()
+            self._release(None)
+            return default, False
+        except BaseException:
+            worker.kill()
+            self._release(None)
+            raise
+        self._release(worker)
+        return value, False
+
+    def prestart(self) -> None:
+        """Boot a worker now (e.g. before timing), so the first call does not wait for the imports."""
+        self._check_fork()
+        with self._cond:
+            if self._standby is None:
+                self._standby = self._spawn()
+            standby = self._standby
+        standby.wait_ready()
 
     def close(self) -> None:
-        """Stop the workers (called at exit; the pool restarts on the next call)."""
-        with self._lock:
-            pool, self._pool = self._pool, None
-        if pool is not None and self._pid == os.getpid():
-            pool.stop()
-            pool.join(timeout=5)
+        """Kill every worker of this pool (the pool starts new ones on the next call)."""
+        with self._cond:
+            workers = list(self._idle) + ([self._standby] if self._standby else [])
+            self._idle, self._standby = [], None
+        if self._pid == os.getpid():
+            for w in workers:
+                w.kill()
 
 
 _default_pool: GuardedPool | None = None
 _default_lock = threading.Lock()
+_all_pools: list[GuardedPool] = []
 
 
 def default_pool() -> GuardedPool:
-    """The process-wide pool (one worker; ``SPARKLE_REWARD_WORKERS`` raises it for threaded callers)."""
+    """The process-wide pool (``SPARKLE_REWARD_WORKERS`` busy workers, default 2, plus a standby)."""
     global _default_pool
     with _default_lock:
         if _default_pool is None:
-            _default_pool = GuardedPool(workers=int(os.environ.get("SPARKLE_REWARD_WORKERS", "1")))
+            _default_pool = GuardedPool(workers=int(os.environ.get("SPARKLE_REWARD_WORKERS", "2")))
+            _all_pools.append(_default_pool)
         return _default_pool
 
 
 def guard_stats() -> GuardStats:
-    """Counters of the process-wide pool (calls, timeouts, crashes)."""
+    """Counters of the process-wide pool (calls, timeouts, crashes, workers started)."""
     return default_pool().stats
 
 
 @atexit.register
 def _shutdown() -> None:
-    if _default_pool is not None:
-        _default_pool.close()
+    for pool in _all_pools:
+        pool.close()

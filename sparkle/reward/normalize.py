@@ -38,6 +38,7 @@ _PROPER_COMMAS = re.compile(r"(\d)(,)(\d\d\d)($|\D)")
 
 # LaTeX answers longer than this are not converted (pylatexenc is recursive and slow on huge input).
 MAX_LATEX_CHARS = 2000
+MAX_LATEX_BRACES = 200
 
 _latex2text = None
 
@@ -76,7 +77,7 @@ def normalize_train(expr: str | None) -> str | None:
     if expr is None:
         return None
     expr = _common_prefix(expr)
-    if "\\" in expr and len(expr) <= MAX_LATEX_CHARS:
+    if "\\" in expr and len(expr) <= MAX_LATEX_CHARS and expr.count("{") <= MAX_LATEX_BRACES:
         try:
             expr = latex_to_text(expr)
         except Exception:  # pylatexenc gives up on malformed LaTeX; keep the raw string then

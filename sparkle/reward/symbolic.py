@@ -121,3 +121,16 @@ def warm_worker() -> bool:
     from sympy.parsing import sympy_parser  # noqa: F401
 
     return True
+
+
+def sleep_worker(seconds: float) -> float:
+    """Sleep (used by tests to exercise the time limit and worker replacement)."""
+    import time
+
+    time.sleep(seconds)
+    return seconds
+
+
+def echo_worker(value: object) -> object:
+    """Return the argument (used by tests and to measure the round trip)."""
+    return value

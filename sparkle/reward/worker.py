@@ -1,0 +1,72 @@
+"""The guarded worker process (``python -m sparkle.reward.worker PARENT_PID``): runs named functions of
+``sparkle.reward.symbolic`` for its parent over stdin/stdout, one request at a time."""
+
+from __future__ import annotations
+
+import os
+import pickle
+import struct
+import sys
+import threading
+import time
+
+_HEADER = struct.Struct("<I")
+ALLOWED = ("sympy_equal_worker", "math_verify_worker", "sleep_worker", "echo_worker")
+
+
+def _watch_parent(parent: int) -> None:
+    while True:
+        time.sleep(1.0)
+        if os.getppid() != parent:
+            os._exit(0)
+
+
+def _read_exact(stream, n: int) -> bytes | None:
+    buf = b""
+    while len(buf) < n:
+        chunk = stream.read(n - len(buf))
+        if not chunk:
+            return None
+        buf += chunk
+    return buf
+
+
+def main() -> None:
+    parent = int(sys.argv[1]) if len(sys.argv) > 1 else os.getppid()
+    threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
+    limit = int(os.environ.get("SPARKLE_REWARD_WORKER_MEMORY", "0"))
+    if limit > 0:
+        try:
+            import resource
+
+            resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+        except (ImportError, ValueError, OSError):
+            pass
+    sys.setrecursionlimit(10_000)
+    from sparkle.reward import symbolic
+
+    symbolic.warm_worker()
+    stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
+    stdout.write(b"R")
+    stdout.flush()
+    while True:
+        header = _read_exact(stdin, _HEADER.size)
+        if header is None:
+            return
+        payload = _read_exact(stdin, _HEADER.unpack(header)[0])
+        if payload is None:
+            return
+        try:
+            name, args = pickle.loads(payload)
+            if name not in ALLOWED:
+                raise ValueError(f"not a worker function: {name}")
+            reply = ("ok", getattr(symbolic, name)(*args))
+        except BaseException as e:  # noqa: BLE001 - report everything to the parent, keep serving
+            reply = ("err", f"{type(e).__name__}: {e}"[:1000])
+        out = pickle.dumps(reply, protocol=pickle.HIGHEST_PROTOCOL)
+        stdout.write(_HEADER.pack(len(out)) + out)
+        stdout.flush()
+
+
+if __name__ == "__main__":
+    main()
