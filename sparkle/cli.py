@@ -18,6 +18,7 @@ from sparkle.log import setup_logging
 # Modules that define commands, in the order `sparkle --help` lists them. Only working commands are listed.
 COMMAND_MODULES: tuple[str, ...] = (
     "sparkle.data.cli",
+    "sparkle.reward.cli",
     "sparkle.probes.cli",
 )
 
