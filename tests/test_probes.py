@@ -544,3 +544,65 @@ def test_real_hf_run_then_report(preview_dir: Path, tiny_model_dir: Path, tmp_pa
     assert row["model"] == tiny_model_dir.name
     pngs = sorted(p.name for p in report.glob("*.png"))
     assert len(pngs) == 7 and all((report / p).stat().st_size > 5000 for p in pngs)
+
+
+def test_preview_source_order(
+    preview_dir: Path, repo_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """--metadata preview=PATH beats $SPARKLE_DATA_DIR, which beats the Hub (offline here: a clear error)."""
+    from lm_eval.tasks import TaskManager, get_task_dict
+
+    from sparkle.probes.tasks import load_dataset, preview_source
+
+    assert preview_source() == str(preview_dir / "sparkle_preview.jsonl")
+    only_p1 = tmp_path / "p1.jsonl"
+    only_p1.write_text("".join(json.dumps(r) + "\n" for r in preview_rows() if r["problem ID"] == "P1"))
+    manager = TaskManager(
+        include_path=[str(repo_root / "eval" / "tasks" / "sparkle_probes")],
+        include_defaults=False,
+        metadata={"preview": str(only_p1)},
+    )
+    task = get_task_dict(["sparkle_subproblem_aime2024"], manager)["sparkle_subproblem_aime2024"]
+    assert [d["subproblem_id"] for d in task.test_docs()] == ["P1-1", "P1-2"]
+    monkeypatch.setenv("SPARKLE_DATA_DIR", str(tmp_path / "empty"))
+    assert preview_source() is None
+    with pytest.raises(SparkleError, match="sparkle_preview"):
+        load_dataset(benchmark="gsm8k", condition="vanilla")
+
+
+@pytest.mark.parametrize(
+    ("name", "label"),
+    [
+        ("sparkle-reasoning/SparkleRL-7B-Stage2-aug", "sparkle-reasoning/SparkleRL-7B-Stage2-aug"),
+        ("/models/SparkleRL-7B-Stage1/", "SparkleRL-7B-Stage1"),
+        ("/ckpt/stage2_aug/global_step_800/actor/huggingface", "stage2_aug/global_step_800"),
+        ("./tiny", "tiny"),
+    ],
+)
+def test_model_label(name: str, label: str):
+    from sparkle.probes.records import model_label
+
+    assert model_label(name) == label
+
+
+def test_models_with_the_same_short_name_stay_apart(replay_run, tmp_path: Path):
+    """Two checkpoints both called stage1 are two models; one model run into two folders is one."""
+    from sparkle.probes.records import load_records
+
+    out, _, _ = replay_run
+    runs = tmp_path / "two"
+    for sub, name in (
+        ("a", "/ck/a/stage1/huggingface"),
+        ("b", "/ck/b/stage1/huggingface"),
+        ("c", "/ck/b/stage1/huggingface"),
+    ):
+        folder = runs / sub
+        folder.mkdir(parents=True)
+        tasks = ["sparkle_vanilla_gsm8k"] if sub != "c" else ["sparkle_plan_gsm8k"]
+        for task in tasks:
+            src = next(out.glob(f"samples_{task}_*.jsonl"))
+            (folder / src.name).write_bytes(src.read_bytes())
+        stamp = src.stem.rsplit("_", 1)[1]
+        (folder / f"results_{stamp}.json").write_text(json.dumps({"model_name": name, "results": {}}))
+    models = Counter(r.model for r in load_records([runs]))
+    assert models == {"/ck/a/stage1/huggingface": 2, "/ck/b/stage1/huggingface": 4}

@@ -48,12 +48,24 @@ def _split_samples_name(path: Path) -> tuple[str, str] | None:
     return task, timestamp
 
 
+# Trailing folder names that say nothing about which model it is (verl / merger layouts).
+_GENERIC_PARTS = {"huggingface", "hf", "actor", "merged", "model", "checkpoint", "checkpoints"}
+
+
 def model_label(name: str) -> str:
-    """A short model name: the last component of a local path; Hub ids (org/name) as they are."""
+    """A short model name: Hub ids (org/name) as they are; for a local path its last telling component
+    (``.../stage1/global_step_800/actor/huggingface`` -> ``stage1/global_step_800``)."""
     name = name.strip()
-    if name.startswith(("/", ".", "~")):
-        return Path(name).name or name
-    return name
+    if not name.startswith(("/", ".", "~")):
+        return name
+    parts = [p for p in Path(name).parts if p not in ("/", ".", "..", "~")]
+    while len(parts) > 1 and parts[-1].lower() in _GENERIC_PARTS:
+        parts.pop()
+    if not parts:
+        return name
+    if parts[-1].startswith("global_step") and len(parts) > 1:
+        return f"{parts[-2]}/{parts[-1]}"
+    return parts[-1]
 
 
 def _model_from_results(folder: Path, timestamp: str) -> str | None:
@@ -72,7 +84,7 @@ def _model_from_results(folder: Path, timestamp: str) -> str | None:
             name = parts.get("pretrained") or parts.get("model")
         elif isinstance(args, dict):
             name = args.get("pretrained") or args.get("model")
-    return model_label(str(name)) if name else None
+    return str(name) if name else None
 
 
 def _model_from_folder(folder: Path) -> str:
@@ -80,7 +92,7 @@ def _model_from_folder(folder: Path) -> str:
     parts = [p for p in folder.name.split("__") if p]
     if not parts:
         return folder.name
-    return parts[-1] if folder.name.startswith("__") else "/".join(parts)
+    return "/" + "/".join(parts) if folder.name.startswith("__") else "/".join(parts)
 
 
 def find_samples_files(paths: Iterable[str | Path]) -> list[Path]:
@@ -135,7 +147,7 @@ def records_from_samples(path: Path, model: str | None = None) -> list[DocRecord
         )
     task_condition, task_benchmark, task_family = parsed
     if model is None:
-        model = _model_from_results(path.parent, split[1]) or _model_from_folder(path.parent)
+        model = model_label(_model_from_results(path.parent, split[1]) or _model_from_folder(path.parent))
     records = []
     for lineno, row in enumerate(read_jsonl(path), 1):
         doc = row.get("doc")
@@ -181,8 +193,17 @@ def load_records(paths: Iterable[str | Path], model: str | None = None) -> list[
             "no probe samples found (samples_sparkle_<condition>_<benchmark>_<time>.jsonl); run "
             "`sparkle probe run` or lm-eval with --log_samples on the sparkle_* probe tasks first"
         )
+    full: dict[Path, str] = {}
+    for path in files:
+        if path.parent not in full:
+            timestamp = _split_samples_name(path)[1]
+            full[path.parent] = _model_from_results(path.parent, timestamp) or _model_from_folder(path.parent)
+    # Short names, unless two different models would get the same one (two checkpoints named `huggingface`).
+    short = {name: model_label(name) for name in set(full.values())}
+    clashes = {label for label in short.values() if list(short.values()).count(label) > 1}
+    labels = {folder: model or (name if short[name] in clashes else short[name]) for folder, name in full.items()}
     records: list[DocRecord] = []
     for path in files:
-        records.extend(records_from_samples(path, model))
+        records.extend(records_from_samples(path, labels[path.parent]))
     log.info("read %d probe documents from %d samples files", len(records), len(files))
     return records
