@@ -476,6 +476,10 @@ def test_bad_inputs(tmp_path: Path, preview_dir: Path):
         load_records([tmp_path])
     with pytest.raises(SparkleError, match="no such file"):
         load_records([tmp_path / "missing"])
+    lone = tmp_path / "results_2026-01-01T00-00-00.json"
+    lone.write_text('{"results": {"sparkle_plan_gsm8k": {}}}', encoding="utf-8")
+    with pytest.raises(SparkleError, match="--log_samples"):
+        load_records([lone])
     bad = tmp_path / "m" / "samples_sparkle_plan_gsm8k_2026.jsonl"
     bad.parent.mkdir()
     bad.write_text('{"doc_id": 0}\n', encoding="utf-8")
@@ -517,6 +521,12 @@ def test_real_hf_run_then_report(preview_dir: Path, tiny_model_dir: Path, tmp_pa
     assert first["arguments"]["gen_args_0"]["arg_0"] == CHAT.format(expected_prompt("knowledge", PROBLEMS[3]))
     assert first["arguments"]["gen_args_0"]["arg_1"]["temperature"] == 0.6
     assert len(first["filtered_resps"][0]) == 2 and len(first["correct"]) == 2
+
+    from sparkle.probes.records import load_records
+
+    (results_file,) = model_dir.glob("results_*.json")
+    assert load_records([results_file]) == load_records([out]) == load_records(samples)
+    assert len(load_records([out])) == 2 * (2 + 2 + 2) + 5 + 5
 
     before = sorted(model_dir.iterdir())
     assert main(args) == 0  # everything finished: no new lm-eval run

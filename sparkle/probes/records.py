@@ -104,7 +104,13 @@ def find_samples_files(paths: Iterable[str | Path]) -> list[Path]:
             found.extend(sorted(path.rglob("samples_sparkle_*.jsonl")))
         elif path.is_file() and path.name.startswith("results_") and path.suffix == ".json":
             timestamp = path.stem[len("results_") :]
-            found.extend(sorted(path.parent.glob(f"samples_sparkle_*_{timestamp}.jsonl")))
+            siblings = sorted(path.parent.glob(f"samples_sparkle_*_{timestamp}.jsonl"))
+            if not siblings:
+                raise SparkleError(
+                    f"{path}: no samples_sparkle_*_{timestamp}.jsonl beside it; the probe analysis needs the "
+                    "per-sample outputs (levels, chains, intervals): rerun lm-eval with --log_samples"
+                )
+            found.extend(siblings)
         elif path.is_file() and _split_samples_name(path):
             found.append(path)
         elif path.exists():
@@ -201,7 +207,9 @@ def load_records(paths: Iterable[str | Path], model: str | None = None) -> list[
     # Short names, unless two different models would get the same one (two checkpoints named `huggingface`).
     short = {name: model_label(name) for name in set(full.values())}
     clashes = {label for label in short.values() if list(short.values()).count(label) > 1}
-    labels = {folder: model or (name if short[name] in clashes else short[name]) for folder, name in full.items()}
+    labels = {
+        folder: model or (name if short[name] in clashes else short[name]) for folder, name in full.items()
+    }
     records: list[DocRecord] = []
     for path in files:
         records.extend(records_from_samples(path, labels[path.parent]))

@@ -127,7 +127,7 @@ def model_args(cfg: RunConfig, model: str) -> str:
             f"gpu_memory_utilization={cfg.gpu_memory_utilization}",
             f"max_model_len={length}",
             f"max_gen_toks={gen}",
-            "dtype=bfloat16",
+            "dtype=auto",
         ]
     else:
         args = [f"pretrained={model}", f"max_length={length}"]
