@@ -223,7 +223,7 @@ def _bars(ax, groups: list[str], series: list[tuple[str, list[ProbeRow | None], 
                     textcoords="offset points",
                 )
     ax.set_xticks(x, groups)
-    ax.set_ylim(0, 105)
+    ax.set_ylim(0, 112)
     ax.grid(axis="y", alpha=0.3)
 
 
@@ -355,7 +355,7 @@ def write_figures(rows: list[ProbeRow], out_dir: str | Path) -> list[Path]:
                     )
             ax.set_xlabel("position in the subproblem chain")
             ax.set_xticks(t.positions or [1])
-            ax.set_ylim(0, 105)
+            ax.set_ylim(0, 112)
             ax.grid(alpha=0.3)
 
         for suffix, draw, what in (
