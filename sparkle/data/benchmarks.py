@@ -20,6 +20,7 @@ from sparkle.data.sources import (
     as_list,
     get_answer,
     get_text,
+    is_local,
     load_records,
     require_rows,
     where,
@@ -71,7 +72,7 @@ def load_benchmark(name: str, source: str | os.PathLike[str] | None = None) -> l
     check_benchmark_name(name)
     source = str(source) if source is not None else name
     entry = DATASETS[name]
-    records = load_records(source, split=entry.split if source == name else None)
+    records = load_records(source, split=None if is_local(source) else entry.split)
     return unify_benchmark_rows(name, records, source)
 
 

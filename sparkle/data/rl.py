@@ -58,7 +58,8 @@ def write_parquet(rows: Sequence[dict[str, Any]], path: str | os.PathLike[str]) 
 
 def write_jsonl(rows: Sequence[dict[str, Any]], path: str | os.PathLike[str]) -> Path:
     """Write rows as JSON lines atomically, in one buffer (fast for tens of thousands of rows)."""
-    text = "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows)
+    # default=str: source fields kept verbatim may hold dates or other non-JSON values.
+    text = "".join(json.dumps(row, ensure_ascii=False, default=str) + "\n" for row in rows)
     with atomic_path(path) as tmp:
         tmp.write_text(text, encoding="utf-8")
     return Path(path)
