@@ -58,3 +58,14 @@ def test_read_jsonl_names_file_and_line(tmp_path):
     bad.write_text('{"a": 1}\n{oops\n')
     with pytest.raises(SparkleError, match=r"bad.jsonl, line 2"):
         read_jsonl(bad)
+
+
+def test_atomic_output_gets_ordinary_permissions(tmp_path):
+    import os
+
+    umask = os.umask(0o022)
+    try:
+        write_jsonl_atomic(tmp_path / "a.jsonl", [{"a": 1}])
+    finally:
+        os.umask(umask)
+    assert (tmp_path / "a.jsonl").stat().st_mode & 0o777 == 0o644
