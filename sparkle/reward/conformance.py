@@ -74,18 +74,18 @@ def check_rows(rows: Iterable[dict]) -> ConformanceReport:
             else:
                 bad[name] = (ours[name], theirs)
         chat = CHAT_TEMPLATE.format(prompt=row["prompt"], response=response)
+        mine = score_response(response, gt, policy="train", thinking_level=level).scores
+        mine_chat = score_response(chat, gt, policy="train").scores
         for rt in REWARD_TYPES:
-            mine = score_response(response, gt, reward_type=rt, policy="train", thinking_level=level).score
-            mine_chat = score_response(chat, gt, reward_type=rt, policy="train").score
             readings = (row[rt], row["resp_only"][rt])
-            if any(_close(mine, r) for r in readings):
+            if any(_close(mine[rt], r) for r in readings):
                 report.agree[rt] += 1
             else:
-                bad[rt] = (mine, readings)
-            if _close(mine_chat, row[rt]):
+                bad[rt] = (mine[rt], readings)
+            if _close(mine_chat[rt], row[rt]):
                 report.chat_agree[rt] += 1
             else:
-                bad[f"{rt}@chat"] = (mine_chat, row[rt])
+                bad[f"{rt}@chat"] = (mine_chat[rt], row[rt])
         if bad:
             report.disagreements[row["id"]] = bad
     return report

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from fractions import Fraction
 
 from sparkle.errors import SparkleError
 from sparkle.reward.extract import extract_answer, strip_ground_truth
@@ -38,6 +39,27 @@ class Grade:
     timed_out: bool = False
 
 
+# Verdicts of guarded calls, keyed by (worker function, arguments): GRPO scores 32 samples per prompt and
+# many of them give the same answer. Timeouts and crashes are not cached.
+_VERDICTS: dict[tuple, bool] = {}
+_MAX_VERDICTS = 65536
+
+
+def _guarded(name: str, args: tuple, timeout: float | None, pool: GuardedPool | None) -> tuple[bool, bool]:
+    key = (name, *args)
+    hit = _VERDICTS.get(key)
+    if hit is not None:
+        return hit, False
+    guard = pool or default_pool()
+    crashes = guard.stats.crashes
+    value, timed_out = guard.call(name, args, timeout)
+    if not timed_out and guard.stats.crashes == crashes:
+        if len(_VERDICTS) >= _MAX_VERDICTS:
+            _VERDICTS.clear()
+        _VERDICTS[key] = bool(value)
+    return bool(value), timed_out
+
+
 def _symbolic_equal(
     gt: str, given: str, timeout: float | None, pool: GuardedPool | None
 ) -> tuple[bool, bool]:
@@ -46,7 +68,7 @@ def _symbolic_equal(
     a, b = plain_number(gt), plain_number(given)
     if a is not None and b is not None:
         return a == b, False
-    return (pool or default_pool()).call("sympy_equal_worker", (gt, given), timeout)
+    return _guarded("sympy_equal_worker", (gt, given), timeout, pool)
 
 
 def train_equal(given: str | None, gt: str, timeout: float | None = None, pool: GuardedPool | None = None):
@@ -123,6 +145,60 @@ def eval_equal(given: str | None, gt: str, timeout: float | None = None, pool: G
     return _prm_equal(given, gt, timeout, pool)
 
 
+_MV_INT = re.compile(r"-?[0-9]{1,40}")
+_MV_THOUSANDS = re.compile(r"-?[1-9][0-9]{0,2}(?:,[0-9]{3})+")
+
+
+def _mv_number(s: str, allow_commas: bool) -> tuple[Fraction, bool] | None:
+    """(value, written as a decimal) of a number math-verify reads unambiguously, else None."""
+    if allow_commas and _MV_THOUSANDS.fullmatch(s):
+        return Fraction(int(s.replace(",", ""))), False
+    if _MV_INT.fullmatch(s):
+        return Fraction(int(s)), False  # leading zeros ("025") read as the integer
+    value = plain_number(s)
+    if value is None:
+        return None
+    return value, "." in s
+
+
+def _mv_numbers(s: str) -> tuple[str, list[tuple[Fraction, bool]]] | None:
+    """A plain number, or a bracketed tuple/interval of plain numbers, as exact values."""
+    if not s:
+        return None
+    if len(s) > 2 and s[0] in "([" and s[-1] in ")]":
+        parts, shape, commas = s[1:-1].split(","), s[0] + s[-1], False
+    else:
+        parts, shape, commas = [s], "", True
+    values = []
+    for part in parts:
+        v = _mv_number(part, commas)
+        if v is None:
+            return None
+        values.append(v)
+    return shape, values
+
+
+def _mv_decide(gt_n: str, given_n: str) -> bool | None:
+    """math-verify's verdict on plain numbers (or tuples of them) decided exactly, or None.
+
+    Rationals compare exactly; when a decimal is involved math-verify compares values rounded to six
+    decimals, so an exact tie is equal, a gap above 2e-6 is unequal, and anything in between is left
+    to math-verify itself.
+    """
+    a, b = _mv_numbers(gt_n), _mv_numbers(given_n)
+    if a is None or b is None or a[0] != b[0] or len(a[1]) != len(b[1]):
+        return None
+    verdict = True
+    for (x, x_dec), (y, y_dec) in zip(a[1], b[1], strict=True):
+        if x == y:
+            continue
+        if not (x_dec or y_dec) or abs(x - y) > Fraction(2, 10**6):
+            verdict = False
+            continue
+        return None
+    return verdict
+
+
 def math_verify_equal(
     given: str | None,
     gt: str,
@@ -130,18 +206,23 @@ def math_verify_equal(
     timeout: float | None = None,
     pool: GuardedPool | None = None,
 ):
-    """math-verify's verdict behind a fast string path; with no SPARKLE answer, math-verify extracts itself."""
+    """math-verify's verdict behind a fast string path; with no SPARKLE answer, math-verify extracts itself.
+
+    In-process shortcuts, decisive for math-verify too: identical normalised strings, and plain numbers
+    (or same-bracket tuples of them) compared as math-verify compares them (``_mv_decide``).
+    """
     if given is None:
         if not response:
             return False, False
-        return (pool or default_pool()).call("math_verify_worker", (gt, None, response), timeout)
+        return _guarded("math_verify_worker", (gt, None, response), timeout, pool)
     gt_n, given_n = normalize_train(gt), normalize_train(given)
     if gt_n and gt_n == given_n:
         return True, False
-    a, b = plain_number(gt_n or ""), plain_number(given_n or "")
-    if a is not None and b is not None and a.denominator == 1 and b.denominator == 1:
-        return a == b, False
-    return (pool or default_pool()).call("math_verify_worker", (gt, given, None), timeout)
+    if "%" not in gt and "%" not in given:
+        decided = _mv_decide(gt_n or "", given_n or "")
+        if decided is not None:
+            return decided, False
+    return _guarded("math_verify_worker", (gt, given, None), timeout, pool)
 
 
 def answers_match(

@@ -219,13 +219,18 @@ class GuardedPool:
         return value, False
 
     def prestart(self) -> None:
-        """Boot a worker now (e.g. before timing), so the first call does not wait for the imports."""
+        """Boot an idle worker and the standby now, so that no later call waits for the imports."""
         self._check_fork()
         with self._cond:
+            fresh = [] if self._idle or self._busy else [self._spawn()]
             if self._standby is None:
                 self._standby = self._spawn()
             standby = self._standby
-        standby.wait_ready()
+        for worker in [*fresh, standby]:
+            worker.wait_ready()
+        with self._cond:
+            self._idle.extend(fresh)
+            self._cond.notify()
 
     def close(self) -> None:
         """Kill every worker of this pool (the pool starts new ones on the next call)."""

@@ -17,7 +17,7 @@ SCORE_KEYS: tuple[str, ...] = ("score", "acc", "format_ok", "granular_format", "
 
 @dataclass(frozen=True)
 class Scored:
-    """Everything the reward computed for one response."""
+    """Everything the reward computed for one response: the requested score and every reward type."""
 
     score: float
     correct: bool
@@ -26,6 +26,7 @@ class Scored:
     extracted: str | None
     timed_out: bool
     augmented: bool
+    scores: dict[str, float]
 
 
 def reward_from(reward_type: str, correct: bool, fmt_ok: bool, granular: float, uncertain: bool) -> float:
@@ -71,11 +72,18 @@ def score_response(
     granular = granular_format(text)
     prompt_aug = level_aug or marker_seen
     augmented = prompt_aug or looks_augmented(text)
+    uncertain = is_uncertain(extracted)
+    plain_ok = format_ok(text)
     # spk_h always applies the plain check; spk_h_aug the augmented one on augmented rows.
-    fmt = format_ok(text, augmented=augmented) if reward_type == "spk_h_aug" else format_ok(text)
-    score = reward_from(reward_type, correct, fmt, granular, is_uncertain(extracted))
-    reported_fmt = format_ok(text, augmented=prompt_aug)
-    return Scored(score, correct, reported_fmt, granular, extracted, timed_out, augmented)
+    aug_ok = format_ok(text, augmented=True) if augmented else plain_ok
+    scores = {
+        rt: reward_from(rt, correct, aug_ok if rt == "spk_h_aug" else plain_ok, granular, uncertain)
+        for rt in REWARD_TYPES
+    }
+    reported_fmt = format_ok(text, augmented=True) if prompt_aug else plain_ok
+    return Scored(
+        scores[reward_type], correct, reported_fmt, granular, extracted, timed_out, augmented, scores
+    )
 
 
 def _thinking_level(extra_info: dict | None) -> int | None:
