@@ -616,3 +616,46 @@ def test_models_with_the_same_short_name_stay_apart(replay_run, tmp_path: Path):
         (folder / f"results_{stamp}.json").write_text(json.dumps({"model_name": name, "results": {}}))
     models = Counter(r.model for r in load_records([runs]))
     assert models == {"/ck/a/stage1/huggingface": 2, "/ck/b/stage1/huggingface": 4}
+
+
+def test_groups_run_every_task_and_average_benchmarks(repo_root: Path, tmp_path: Path, monkeypatch):
+    """`sparkle_probes` runs the 20 tasks of the sparkle family; `sparkle_plan` reports the unweighted mean of
+    its five benchmarks' avg@8 (like the paper's Avg column), not the mean over documents."""
+    from lm_eval import simple_evaluate
+    from lm_eval.api.model import LM
+    from lm_eval.tasks import TaskManager
+
+    from sparkle.probes import tasks
+
+    rows = [r for r in preview_rows() if r["problem ID"] in ("P1", "P2")]  # aime24: two problems
+    rows += [
+        {**r, "source": s}
+        for s in ("amc23", "math500", "gsm8k", "olympiadbench")
+        for r in preview_rows()
+        if r["problem ID"] == "P1"
+    ]  # one problem each
+    (tmp_path / "sparkle_preview.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    monkeypatch.setenv("SPARKLE_DATA_DIR", str(tmp_path))
+    tasks._problems.cache_clear()
+
+    class OnlyP2(LM):
+        def generate_until(self, requests, disable_tqdm: bool = False):
+            return [right("24") if "360" in r.args[0] else WRONG for r in requests]
+
+        def loglikelihood(self, requests, disable_tqdm: bool = False):
+            raise NotImplementedError
+
+        def loglikelihood_rolling(self, requests, disable_tqdm: bool = False):
+            raise NotImplementedError
+
+    manager = TaskManager(
+        include_path=[str(repo_root / "eval" / "tasks" / "sparkle_probes")], include_defaults=False
+    )
+    results = simple_evaluate(
+        model=OnlyP2(), tasks=["sparkle_probes"], task_manager=manager, bootstrap_iters=0
+    )
+    leaves = {name for name, r in results["results"].items() if "correct,all_samples" in r}
+    assert leaves == {f"sparkle_{c}_{b}" for c in ("vanilla", "plan", "knowledge", "subproblem")
+                      for b in ("aime2024", "amc2023", "math500", "gsm8k", "olympiad_bench")}  # fmt: skip
+    assert results["results"]["sparkle_plan_aime2024"]["avg@8,all_samples"] == pytest.approx(0.5)
+    assert results["results"]["sparkle_plan"]["avg@8,all_samples"] == pytest.approx(0.1)
