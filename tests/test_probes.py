@@ -659,3 +659,15 @@ def test_groups_run_every_task_and_average_benchmarks(repo_root: Path, tmp_path:
                       for b in ("aime2024", "amc2023", "math500", "gsm8k", "olympiad_bench")}  # fmt: skip
     assert results["results"]["sparkle_plan_aime2024"]["avg@8,all_samples"] == pytest.approx(0.5)
     assert results["results"]["sparkle_plan"]["avg@8,all_samples"] == pytest.approx(0.1)
+
+
+@pytest.mark.parametrize(
+    ("source", "benchmark"),
+    [("aime24", "aime2024"), ("AIME 2024", "aime2024"), ("amc23", "amc2023"), ("math500", "math500"),
+     ("MATH-500", "math500"), ("gsm8k", "gsm8k"), ("olympiadbench", "olympiad_bench"),
+     ("OlympiadBench", "olympiad_bench"), ("olympiad_bench", "olympiad_bench"), ("minerva", None), (None, None)],
+)  # fmt: skip
+def test_canonical_benchmark(source, benchmark):
+    from sparkle.probes.tasks import canonical_benchmark
+
+    assert canonical_benchmark(source) == benchmark

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -25,14 +26,18 @@ log = get_logger(__name__)
 PREVIEW_FILE = "sparkle_preview.jsonl"
 DATA_DIR_ENV = "SPARKLE_DATA_DIR"
 
-# Names the preview's `source` column (or its per-benchmark configs) may use for each benchmark.
+# Names the preview's `source` column (or its per-benchmark configs) may use for each benchmark, compared
+# lower-cased with everything but letters and digits removed ("AIME 2024", "olympiadbench", "amc23"...).
 _BENCHMARK_ALIASES: dict[str, str] = {
-    **{name: name for name in BENCHMARKS},
-    **{config: name for name, config in PREVIEW_CONFIGS.items()},
+    **{re.sub(r"[^a-z0-9]", "", name): name for name in BENCHMARKS},
+    **{re.sub(r"[^a-z0-9]", "", config): name for name, config in PREVIEW_CONFIGS.items()},
     "aime": "aime2024",
+    "aime24": "aime2024",
     "amc": "amc2023",
+    "amc23": "amc2023",
+    "math": "math500",
+    "gsm": "gsm8k",
     "olympiad": "olympiad_bench",
-    "olympiad-bench": "olympiad_bench",
 }
 
 
@@ -57,7 +62,7 @@ def canonical_benchmark(name: str | None) -> str | None:
     """Map a preview ``source`` / config name (``aime24``, ``olympiadbench``...) to a benchmark name."""
     if name is None:
         return None
-    return _BENCHMARK_ALIASES.get(str(name).strip().lower().replace(" ", "_"))
+    return _BENCHMARK_ALIASES.get(re.sub(r"[^a-z0-9]", "", str(name).lower()))
 
 
 def preview_source(preview: str | None = None) -> str | None:
