@@ -20,6 +20,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "sparkle.data.cli",
     "sparkle.reward.cli",
     "sparkle.probes.cli",
+    "sparkle.evaluate.cli",
 )
 
 
