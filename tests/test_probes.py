@@ -480,7 +480,7 @@ def test_bad_inputs(tmp_path: Path, preview_dir: Path):
     lone.write_text('{"results": {"sparkle_plan_gsm8k": {}}}', encoding="utf-8")
     with pytest.raises(SparkleError, match="--log_samples"):
         load_records([lone])
-    bad = tmp_path / "m" / "samples_sparkle_plan_gsm8k_2026.jsonl"
+    bad = tmp_path / "m" / "samples_sparkle_plan_gsm8k_2026-01-01T00-00-00.jsonl"
     bad.parent.mkdir()
     bad.write_text('{"doc_id": 0}\n', encoding="utf-8")
     with pytest.raises(SparkleError, match=r"line 1: no `doc`"):
@@ -578,21 +578,6 @@ def test_preview_source_order(
     assert preview_source() is None
     with pytest.raises(SparkleError, match="sparkle_preview"):
         load_dataset(benchmark="gsm8k", condition="vanilla")
-
-
-@pytest.mark.parametrize(
-    ("name", "label"),
-    [
-        ("sparkle-reasoning/SparkleRL-7B-Stage2-aug", "sparkle-reasoning/SparkleRL-7B-Stage2-aug"),
-        ("/models/SparkleRL-7B-Stage1/", "SparkleRL-7B-Stage1"),
-        ("/ckpt/stage2_aug/global_step_800/actor/huggingface", "stage2_aug/global_step_800"),
-        ("./tiny", "tiny"),
-    ],
-)
-def test_model_label(name: str, label: str):
-    from sparkle.probes.records import model_label
-
-    assert model_label(name) == label
 
 
 def test_models_with_the_same_short_name_stay_apart(replay_run, tmp_path: Path):

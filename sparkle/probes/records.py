@@ -3,19 +3,27 @@ condition, problem, difficulty level and chain position, and which of its k samp
 
 Inputs may be ``samples_<task>_<time>.jsonl`` files, ``results_<time>.json`` files (their samples files
 beside them are read) or folders holding either (searched recursively). When a (model, task) pair was run
-several times, the latest run is used.
+several times, the latest run is used. The lm-eval output layout itself (file names, model names, rows) is
+read with `sparkle.evaluate.results`, shared with `sparkle report`.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from sparkle.errors import SparkleError
-from sparkle.io import read_jsonl
+from sparkle.evaluate.results import (
+    collect_results,
+    model_label,
+    model_of,
+    read_samples,
+    sample_responses,
+    samples_task,
+)
 from sparkle.log import get_logger
 from sparkle.probes.tasks import canonical_benchmark, grade_samples, parse_task_name
 
@@ -37,137 +45,100 @@ class DocRecord:
     total: int | None = None  # number of subproblems in the problem's chain
 
 
-def _split_samples_name(path: Path) -> tuple[str, str] | None:
-    """(task, timestamp) of ``samples_<task>_<timestamp>.jsonl``."""
-    if not (path.name.startswith("samples_") and path.name.endswith(".jsonl")):
-        return None
-    stem = path.name[len("samples_") : -len(".jsonl")]
-    if "_" not in stem:
-        return None
-    task, timestamp = stem.rsplit("_", 1)
-    return task, timestamp
+@dataclass(frozen=True)
+class SamplesFile:
+    """A probe task's samples file and the (full) name of the model that wrote it."""
+
+    model: str
+    task: str
+    date: str
+    path: Path
 
 
-# Trailing folder names that say nothing about which model it is (verl / merger layouts).
-_GENERIC_PARTS = {"huggingface", "hf", "actor", "merged", "model", "checkpoint", "checkpoints"}
+def _samples_date(path: Path, task: str) -> str:
+    return path.name[len(f"samples_{task}_") : -len(".jsonl")]
 
 
-def model_label(name: str) -> str:
-    """A short model name: Hub ids (org/name) as they are; for a local path its last telling component
-    (``.../stage1/global_step_800/actor/huggingface`` -> ``stage1/global_step_800``)."""
-    name = name.strip()
-    if not name.startswith(("/", ".", "~")):
-        return name
-    parts = [p for p in Path(name).parts if p not in ("/", ".", "..", "~")]
-    while len(parts) > 1 and parts[-1].lower() in _GENERIC_PARTS:
-        parts.pop()
-    if not parts:
-        return name
-    if parts[-1].startswith("global_step") and len(parts) > 1:
-        return f"{parts[-2]}/{parts[-1]}"
-    return parts[-1]
+def _model_of_folder(folder: Path, date: str) -> str:
+    """The model of a samples file: its results file's model when one is beside it, else the folder name
+    (lm-eval writes into ``<out>/<model path with / replaced by __>/``)."""
+    results = folder / f"results_{date}.json"
+    if results.is_file():
+        try:
+            return model_of(json.loads(results.read_text(encoding="utf-8")), results)
+        except (OSError, json.JSONDecodeError):
+            log.warning("%s: unreadable; naming the model after its folder", results)
+    return re.sub(r"__+", "/", folder.name)
 
 
-def _model_from_results(folder: Path, timestamp: str) -> str | None:
-    path = folder / f"results_{timestamp}.json"
-    if not path.is_file():
-        return None
-    try:
-        results = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError):
-        return None
-    name = results.get("model_name")
-    if not name:
-        args = (results.get("config") or {}).get("model_args")
-        if isinstance(args, str):
-            parts = dict(p.split("=", 1) for p in args.split(",") if "=" in p)
-            name = parts.get("pretrained") or parts.get("model")
-        elif isinstance(args, dict):
-            name = args.get("pretrained") or args.get("model")
-    return str(name) if name else None
-
-
-def _model_from_folder(folder: Path) -> str:
-    """lm-eval writes into ``<out>/<model path with / replaced by __>/``."""
-    parts = [p for p in folder.name.split("__") if p]
-    if not parts:
-        return folder.name
-    return "/" + "/".join(parts) if folder.name.startswith("__") else "/".join(parts)
-
-
-def find_samples_files(paths: Iterable[str | Path]) -> list[Path]:
-    """The probe samples files named by ``paths`` (files or folders), latest run per (folder, task)."""
-    found: list[Path] = []
+def find_samples_files(paths: Iterable[str | Path]) -> list[SamplesFile]:
+    """The probe samples files under ``paths``, the latest run per (model, task)."""
+    found: list[SamplesFile] = []
     for raw in paths:
-        path = Path(raw)
-        if path.is_dir():
-            found.extend(sorted(path.rglob("samples_sparkle_*.jsonl")))
-        elif path.is_file() and path.name.startswith("results_") and path.suffix == ".json":
-            timestamp = path.stem[len("results_") :]
-            siblings = sorted(path.parent.glob(f"samples_sparkle_*_{timestamp}.jsonl"))
-            if not siblings:
-                raise SparkleError(
-                    f"{path}: no samples_sparkle_*_{timestamp}.jsonl beside it; the probe analysis needs the "
-                    "per-sample outputs (levels, chains, intervals): rerun lm-eval with --log_samples"
-                )
-            found.extend(siblings)
-        elif path.is_file() and _split_samples_name(path):
-            found.append(path)
-        elif path.exists():
-            raise SparkleError(f"{path}: not an lm-eval samples_*.jsonl or results_*.json file, nor a folder")
-        else:
+        path = Path(raw).expanduser()
+        if not path.exists():
             raise SparkleError(f"{path}: no such file or folder; pass lm-eval output folders or files")
-    latest: dict[tuple[Path, str], tuple[str, Path]] = {}
-    for path in found:
-        split = _split_samples_name(path)
-        if split is None or parse_task_name(split[0]) is None:
+        if path.is_file() and path.name.startswith("samples_"):
+            task = samples_task(path)
+            if task is None or parse_task_name(task) is None:
+                raise SparkleError(
+                    f"{path}: not the samples file of a probe task (samples_sparkle_<condition>_<benchmark>_<time>.jsonl)"
+                )
+            date = _samples_date(path, task)
+            found.append(SamplesFile(_model_of_folder(path.parent, date), task, date, path))
             continue
-        task, timestamp = split
-        key = (path.parent.resolve(), task)
-        if key not in latest or timestamp > latest[key][0]:
-            latest[key] = (timestamp, path)
-    return sorted(path for _, path in latest.values())
+        if path.is_file() and not (path.name.startswith("results_") and path.suffix == ".json"):
+            raise SparkleError(f"{path}: not an lm-eval samples_*.jsonl or results_*.json file, nor a folder")
+        covered: set[Path] = set()
+        for result in collect_results([path]):
+            if parse_task_name(result.task) is None:
+                continue
+            if result.samples_file is None:
+                raise SparkleError(
+                    f"{result.results_file}: no samples file for {result.task} beside it; the probe analysis needs "
+                    "the per-sample outputs (levels, chains, intervals): rerun lm-eval with --log_samples"
+                )
+            found.append(SamplesFile(result.model, result.task, result.date, result.samples_file))
+            covered.add(result.samples_file.resolve())
+        if path.is_dir():  # samples files copied without their results file
+            for extra in sorted(path.rglob("samples_sparkle_*.jsonl")):
+                task = samples_task(extra)
+                if extra.resolve() in covered or task is None or parse_task_name(task) is None:
+                    continue
+                date = _samples_date(extra, task)
+                found.append(SamplesFile(_model_of_folder(extra.parent, date), task, date, extra))
+    latest: dict[tuple[str, str], SamplesFile] = {}
+    for item in found:
+        key = (item.model, item.task)
+        if key not in latest or item.date > latest[key].date:
+            latest[key] = item
+    return sorted(latest.values(), key=lambda s: (s.model, s.task))
 
 
-def _responses(row: dict[str, Any]) -> list[str]:
-    resps = row.get("filtered_resps")
-    if resps is None:
-        resps = row.get("resps")
-    while isinstance(resps, list) and len(resps) == 1 and isinstance(resps[0], list):
-        resps = resps[0]
-    if not isinstance(resps, list):
-        return []
-    flat: list[str] = []
-    for item in resps:
-        flat.extend(str(x) for x in item) if isinstance(item, list) else flat.append(str(item))
-    return flat
-
-
-def records_from_samples(path: Path, model: str | None = None) -> list[DocRecord]:
+def records_from_samples(path: str | Path, model: str) -> list[DocRecord]:
     """The records of one samples file; ``correct`` comes from the task's metric, or is re-graded."""
-    split = _split_samples_name(path)
-    parsed = parse_task_name(split[0]) if split else None
-    if split is None or parsed is None:
+    path = Path(path)
+    task = samples_task(path)
+    parsed = parse_task_name(task) if task else None
+    if parsed is None:
         raise SparkleError(
             f"{path}: not the samples file of a probe task (samples_sparkle_<condition>_<benchmark>_*)"
         )
     task_condition, task_benchmark, task_family = parsed
-    if model is None:
-        model = model_label(_model_from_results(path.parent, split[1]) or _model_from_folder(path.parent))
     records = []
-    for lineno, row in enumerate(read_jsonl(path), 1):
-        doc = row.get("doc")
+    for lineno, row in enumerate(read_samples(path), 1):
+        doc = row["doc"]
         if not isinstance(doc, dict) or "id" not in doc:
             raise SparkleError(
-                f"{path}, line {lineno}: no `doc` with an `id`; was it written by a probe task?"
+                f"{path}, line {lineno}: the `doc` has no `id`; was it written by a probe task?"
             )
         condition = doc.get("condition", task_condition)
         benchmark = canonical_benchmark(doc.get("benchmark")) or task_benchmark
         family = doc.get("family", task_family)
-        if "correct" in row and isinstance(row["correct"], list):
+        if isinstance(row.get("correct"), list):
             correct = tuple(bool(c) for c in row["correct"])
         else:
-            responses = _responses(row)
+            responses = sample_responses(row)
             if not responses or "target" not in doc:
                 raise SparkleError(
                     f"{path}, line {lineno}: neither `correct` nor responses with a `target` to grade"
@@ -199,19 +170,12 @@ def load_records(paths: Iterable[str | Path], model: str | None = None) -> list[
             "no probe samples found (samples_sparkle_<condition>_<benchmark>_<time>.jsonl); run "
             "`sparkle probe run` or lm-eval with --log_samples on the sparkle_* probe tasks first"
         )
-    full: dict[Path, str] = {}
-    for path in files:
-        if path.parent not in full:
-            timestamp = _split_samples_name(path)[1]
-            full[path.parent] = _model_from_results(path.parent, timestamp) or _model_from_folder(path.parent)
-    # Short names, unless two different models would get the same one (two checkpoints named `huggingface`).
-    short = {name: model_label(name) for name in set(full.values())}
+    # Short names (as `sparkle report` shows them), unless two different models would share one.
+    short = {item.model: model_label(item.model) for item in files}
     clashes = {label for label in short.values() if list(short.values()).count(label) > 1}
-    labels = {
-        folder: model or (name if short[name] in clashes else short[name]) for folder, name in full.items()
-    }
     records: list[DocRecord] = []
-    for path in files:
-        records.extend(records_from_samples(path, labels[path.parent]))
+    for item in files:
+        label = model or (item.model if short[item.model] in clashes else short[item.model])
+        records.extend(records_from_samples(item.path, label))
     log.info("read %d probe documents from %d samples files", len(records), len(files))
     return records
