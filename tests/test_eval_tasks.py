@@ -1,0 +1,281 @@
+"""The benchmark lm-eval tasks: definitions against SPEC §3/§7, local data, and replayed outputs through
+`simple_evaluate` whose avg@k / pass@k / maj@k must equal hand-computed values on every task."""
+
+from __future__ import annotations
+
+import json
+from fractions import Fraction
+from pathlib import Path
+
+import pytest
+
+from sparkle.errors import SparkleError
+from sparkle.evaluate import tasks as bench
+from sparkle.prompts import plain_prompt
+from sparkle.registry import BENCHMARKS
+
+TASK_DIR_PARTS = ("eval", "tasks")
+GEN_KWARGS = {"until": [], "do_sample": True, "temperature": 0.6, "top_p": 1.0, "max_gen_toks": 31768}
+
+# Response patterns, one letter per sample: c correct, w / v two different wrong answers, n no answer.
+PATTERNS = {"P1": "cwcwnwcv", "P2": "wwcnnwwc", "P3": "nnnnnnnn", "P4": "nwcccvcc"}
+# Hand-computed per-document metrics (see tests/test_eval_metrics.py for the binomials).
+F = Fraction
+HAND = {
+    "P1": {"avg@8": F(3, 8), "pass@1": F(3, 8), "pass@2": 1 - F(10, 28), "pass@4": 1 - F(5, 70), "pass@8": F(1),
+           "maj@1": F(1), "maj@2": F(1), "maj@4": F(1), "maj@8": F(1)},  # 3-3 tie at 8, 25 seen first
+    "P2": {"avg@8": F(2, 8), "pass@1": F(2, 8), "pass@2": 1 - F(15, 28), "pass@4": 1 - F(15, 70), "pass@8": F(1),
+           "maj@1": F(0), "maj@2": F(0), "maj@4": F(0), "maj@8": F(0)},
+    "P3": {m: F(0) for m in bench.metric_names(8)},
+    "P4": {"avg@8": F(5, 8), "pass@1": F(5, 8), "pass@2": 1 - F(3, 28), "pass@4": F(1), "pass@8": F(1),
+           "maj@1": F(0), "maj@2": F(0), "maj@4": F(1), "maj@8": F(1)},
+}  # fmt: skip
+# Two documents per benchmark: (id, problem, gold answer as the source stores it, correct response answer,
+# pattern). AMC golds are floats such as 27.0 and the model answers 27; GSM8K has two acceptable answers.
+DOCS = {
+    "aime2024": [("a1", "Find the remainder of 2025 mod 1000.", "25", "25", "P1"),
+                 ("a2", "How many primes are below 20?", "8", "8", "P2")],
+    "amc2023": [("m1", "What is 3^3?", 27.0, "27", "P3"),
+                ("m2", "What is 6 times 7?", 42.0, "42", "P4")],
+    "math500": [("h1", "Compute 10 + 5.", "15", "15", "P1"),
+                ("h2", "Simplify $\\frac{6}{3}$.", "2", "2", "P4")],
+    "gsm8k": [("g1", "Tom has 3 apples and buys 4 more. How many?", ["7", "7.0"], "7", "P2"),
+              ("g2", "A box has 12 eggs; 5 break. How many are left?", "7", "7", "P3")],
+    "olympiad_bench": [("o1", "Find the integer n with n^2 = 81 and n > 0.", ["9"], "9", "P4"),
+                       ("o2", "What is 100 - 1?", "99", "99", "P1")],
+}  # fmt: skip
+
+
+def _gold_strings(gold) -> list[str]:
+    """Gold answers as documents keep them: strings; integer-valued floats (AMC's 27.0) as integers."""
+    values = gold if isinstance(gold, list) else [gold]
+    return [str(int(g)) if isinstance(g, float) and g.is_integer() else str(g) for g in values]
+
+
+def _response(letter: str, right: str, gold_int: int) -> str:
+    answer = {"c": right, "w": str(gold_int + 1), "v": str(gold_int + 2)}.get(letter)
+    if answer is None:
+        return "<think>\nI am not sure how to go on.\n</think>\n<answer>\nNo idea.\n"
+    return f"<think>\nworking it out\n</think>\n<answer>\nThe answer is \\boxed{{{answer}}}.\n</answer>"
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder in the layout of `sparkle data benchmarks --out DIR` ({name}.jsonl, source answer types)."""
+    out = tmp_path_factory.mktemp("bench_data")
+    for benchmark, docs in DOCS.items():
+        with open(out / f"{benchmark}.jsonl", "w", encoding="utf-8") as f:
+            for doc_id, problem, gold, *_ in docs:
+                f.write(json.dumps({"id": doc_id, "problem": problem, "answer": gold}) + "\n")
+    return out
+
+
+def _outputs() -> dict[str, list[str]]:
+    outputs = {}
+    for docs in DOCS.values():
+        for _, problem, _, right, pattern in docs:
+            outputs[plain_prompt(problem)] = [_response(x, right, int(right)) for x in PATTERNS[pattern]]
+    return outputs
+
+
+def _replay_lm(outputs: dict[str, list[str]]):
+    from lm_eval.api.model import LM
+
+    class ReplayLM(LM):
+        """Returns stored generations in order, per prompt; records the generation kwargs it was asked with."""
+
+        def __init__(self):
+            super().__init__()
+            self.calls: dict[str, int] = {}
+            self.kwargs: list[dict] = []
+
+        def generate_until(self, requests, disable_tqdm: bool = False):
+            out = []
+            for request in requests:
+                context, kwargs = request.args
+                assert context in outputs, f"unexpected prompt:\n{context}"
+                index = self.calls.get(context, 0)
+                self.calls[context] = index + 1
+                self.kwargs.append(dict(kwargs))
+                out.append(outputs[context][index])
+            return out
+
+        def loglikelihood(self, requests, disable_tqdm: bool = False):
+            raise NotImplementedError
+
+        def loglikelihood_rolling(self, requests, disable_tqdm: bool = False):
+            raise NotImplementedError
+
+    return ReplayLM()
+
+
+def _manager(repo_root: Path, **metadata):
+    from lm_eval.tasks import TaskManager
+
+    return TaskManager(
+        include_path=[str(repo_root.joinpath(*TASK_DIR_PARTS))],
+        include_defaults=False,
+        metadata=metadata or None,
+    )
+
+
+@pytest.fixture(scope="module")
+def replayed(repo_root: Path, data_dir: Path):
+    from lm_eval import simple_evaluate
+
+    lm = _replay_lm(_outputs())
+    manager = _manager(repo_root, data_dir=str(data_dir))
+    results = simple_evaluate(
+        model=lm, tasks=[bench.GROUP], task_manager=manager, log_samples=True, bootstrap_iters=0
+    )
+    return results, lm
+
+
+def test_replayed_metrics_equal_hand_computed_values_on_every_task(replayed):
+    results, lm = replayed
+    # Each of the 10 prompts was asked exactly 8 times, with the SPEC §7 sampling.
+    assert len(lm.calls) == 10 and set(lm.calls.values()) == {8}
+    assert all(kwargs == GEN_KWARGS for kwargs in lm.kwargs)
+    for task, benchmark in bench.TASKS.items():
+        patterns = [doc[4] for doc in DOCS[benchmark]]
+        values = results["results"][task]
+        for metric in bench.metric_names(8):
+            expected = sum(HAND[p][metric] for p in patterns) / len(patterns)
+            assert values[f"{metric},all_samples"] == pytest.approx(float(expected), abs=1e-12), (
+                task,
+                metric,
+            )
+        # Per document, in the samples: the gold answers kept as a list in `answer`, the per-sample verdicts.
+        samples = results["samples"][task]
+        assert len(samples) == 2
+        for sample, (doc_id, _, gold, _, pattern) in zip(samples, DOCS[benchmark], strict=True):
+            assert sample["doc"]["id"] == doc_id
+            assert sample["doc"]["answer"] == _gold_strings(gold)
+            assert sample["correct"] == [int(x == "c") for x in PATTERNS[pattern]]
+            for metric in bench.metric_names(8):
+                assert sample[metric] == pytest.approx(float(HAND[pattern][metric]), abs=1e-12)
+    # The group: the unweighted mean of the five tasks (the paper's Avg column).
+    group = results["results"][bench.GROUP]
+    for metric in bench.metric_names(8):
+        per_task = [results["results"][t][f"{metric},all_samples"] for t in bench.TASKS]
+        assert group[f"{metric},all_samples"] == pytest.approx(sum(per_task) / 5, abs=1e-12)
+
+
+def test_every_task_is_defined_per_spec(repo_root: Path, data_dir: Path):
+    """Loaded through lm-eval: exact prompt, repeats 8, keep-all filter, EOS-only sampling, metric keys."""
+    manager = _manager(repo_root, data_dir=str(data_dir))
+    loaded = manager.load_task_or_group(list(bench.TASKS))
+    assert set(loaded) == set(bench.TASKS)
+    for name, task in loaded.items():
+        config = task.config
+        assert config.repeats == 8
+        assert config.output_type == "generate_until"
+        assert config.generation_kwargs == GEN_KWARGS
+        assert "n" not in config.generation_kwargs and "seed" not in config.generation_kwargs
+        assert config.filter_list == [
+            {"name": "all_samples", "filter": [{"function": "take_first_k", "k": 8}]}
+        ]
+        assert [m["metric"] for m in config.metric_list] == [*bench.metric_names(8), "correct"]
+        doc = task.test_docs()[0]
+        assert task.doc_to_text(doc) == plain_prompt(DOCS[bench.TASKS[name]][0][1])
+
+
+def test_shipped_folder_is_the_generator_output(repo_root: Path):
+    folder = repo_root.joinpath(*TASK_DIR_PARTS, "sparkle_bench")
+    for name, text in bench.task_folder_files().items():
+        assert (folder / name).read_text(encoding="utf-8") == text, (
+            f"{name}: regenerate with `sparkle eval tasks`"
+        )
+    assert (folder / "README.md").is_file()
+
+
+def test_other_sample_counts_give_matching_tasks(tmp_path: Path, data_dir: Path):
+    """`sparkle eval tasks --samples 4`: repeats, filter and metric keys follow k (avg@4, pass@1/2/4, maj@4)."""
+    from lm_eval import simple_evaluate
+    from lm_eval.tasks import TaskManager
+
+    from sparkle.cli import main
+
+    assert main(["eval", "tasks", "--out", str(tmp_path / "k4" / "sparkle_bench"), "--samples", "4"]) == 0
+    manager = TaskManager(
+        include_path=[str(tmp_path / "k4")], include_defaults=False, metadata={"data_dir": str(data_dir)}
+    )
+    outputs = {prompt: responses[:4] for prompt, responses in _outputs().items()}
+    results = simple_evaluate(
+        model=_replay_lm(outputs), tasks=["aime2024"], task_manager=manager, bootstrap_iters=0
+    )
+    values = results["results"]["aime2024"]
+    # aime2024: P1 "cwcw" (c=2) and P2 "wwcn" (c=1), first four samples.
+    assert values["avg@4,all_samples"] == pytest.approx((2 / 4 + 1 / 4) / 2)
+    assert values["pass@2,all_samples"] == pytest.approx(((1 - 1 / 6) + (1 - 3 / 6)) / 2)
+    assert values["maj@4,all_samples"] == pytest.approx((1 + 0) / 2)
+    assert "avg@8,all_samples" not in values
+
+
+def test_environment_variable_selects_local_data(monkeypatch, data_dir: Path):
+    monkeypatch.setenv(bench.DATA_DIR_ENV, str(data_dir))
+    docs = bench.load_dataset("amc2023")["test"]
+    assert docs["answer"] == [["27"], ["42"]]
+    assert docs["id"] == ["m1", "m2"]
+    # --metadata data_dir wins over the environment variable.
+    monkeypatch.setenv(bench.DATA_DIR_ENV, "/nonexistent")
+    assert len(bench.load_dataset("gsm8k", data_dir=str(data_dir))["test"]) == 2
+
+
+@pytest.mark.parametrize(
+    ("setup", "message"),
+    [
+        ("missing_folder", "no such folder"),
+        ("missing_file", "olympiad_bench.jsonl is missing"),
+        ("bad_row", "row 1: missing field .answer."),
+    ],
+)
+def test_missing_or_bad_local_data_is_a_clear_error(tmp_path: Path, monkeypatch, setup: str, message: str):
+    folder = tmp_path / "data"
+    if setup != "missing_folder":
+        folder.mkdir()
+    if setup == "bad_row":
+        (folder / "olympiad_bench.jsonl").write_text('{"id": "x", "problem": "p"}\n', encoding="utf-8")
+    monkeypatch.setenv(bench.DATA_DIR_ENV, str(folder))
+    with pytest.raises(SparkleError, match=message) as info:
+        bench.load_dataset("olympiad_bench")
+    assert str(folder) in str(info.value)
+
+
+def test_missing_data_fails_the_lm_eval_run(repo_root: Path, tmp_path: Path):
+    from lm_eval import simple_evaluate
+
+    manager = _manager(repo_root, data_dir=str(tmp_path / "absent"))
+    with pytest.raises(SparkleError, match="sparkle data benchmarks"):
+        simple_evaluate(model=_replay_lm({}), tasks=["math500"], task_manager=manager, bootstrap_iters=0)
+
+
+def test_srl_family_through_metadata(data_dir: Path):
+    docs = bench.load_dataset("math500", data_dir=str(data_dir), family="srl")["test"]
+    assert bench.doc_to_text(docs[0]) == plain_prompt("Compute 10 + 5.", "srl")
+    with pytest.raises(SparkleError, match="family"):
+        bench.load_dataset("math500", data_dir=str(data_dir), family="other")
+
+
+@pytest.mark.shared
+def test_real_benchmarks_from_a_data_benchmarks_folder(shared_data: Path, tmp_path: Path, monkeypatch):
+    """The five benchmarks of ../shared/data through `sparkle.data.write_benchmarks` and the tasks' loader."""
+    from sparkle.data import write_benchmarks
+
+    sources = {
+        "aime2024": shared_data / "aime2024" / "aime2024.normalized.jsonl",
+        "amc2023": shared_data / "amc2023" / "amc2023.normalized.jsonl",
+        "math500": shared_data / "math500" / "math500.normalized.jsonl",
+        "gsm8k": shared_data / "gsm8k" / "gsm8k.normalized.jsonl",
+        "olympiad_bench": shared_data / "olympiadbench" / "olympiadbench.normalized.jsonl",
+    }
+    for path in sources.values():
+        if not path.is_file():
+            pytest.skip(f"{path} is absent")
+    write_benchmarks(tmp_path, {name: str(path) for name, path in sources.items()})
+    monkeypatch.setenv(bench.DATA_DIR_ENV, str(tmp_path))
+    sizes = {b: len(bench.load_dataset(b)["test"]) for b in BENCHMARKS}
+    assert sizes == {"aime2024": 30, "amc2023": 40, "math500": 500, "gsm8k": 1319, "olympiad_bench": 675}
+    doc = bench.load_dataset("aime2024")["test"][0]
+    assert bench.doc_to_text(doc).endswith(f"User: {doc['problem']} Assistant:")
+    assert doc["answer"] and all(isinstance(a, str) for a in doc["answer"])
