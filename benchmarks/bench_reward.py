@@ -81,10 +81,12 @@ _ROWS: list[tuple[str, str]] = []
 
 def _init_scorer(corpus: str, limit: int | None, repeat: int) -> None:
     """Each scoring process reads the corpus itself, so only row ranges cross the process boundary."""
+    from sparkle.reward import compute_score
     from sparkle.reward.guard import default_pool
 
     _ROWS.extend((r["response"], r["ground_truth"]) for r in _load(Path(corpus), limit) * repeat)
     default_pool().prestart()
+    compute_score("warm", "\\boxed{k+k+2}", "2k+2")  # first in-process + worker comparison
 
 
 def _warm(_: int) -> int:
@@ -164,12 +166,13 @@ def main() -> None:
         f"  same verdicts {same}/{n} = {100 * same / n:.2f}% (target >= 99.9%)"
     )
 
-    # Same mechanism for both (a spawn process pool fed row ranges), the corpus repeated 3 times.
-    n1, one_s = _processes(args.corpus, args.limit, 3, 1)
-    n2, two_s = _processes(args.corpus, args.limit, 3, 2)
+    # Same mechanism for both (a fresh spawn process pool fed row ranges, every process warmed up first);
+    # best of three trials each, since other work on a shared machine only ever slows a trial down.
+    one_s = min(_processes(args.corpus, args.limit, 1, 1)[1] for _ in range(3))
+    two_s = min(_processes(args.corpus, args.limit, 1, 2)[1] for _ in range(3))
     print(
-        f"spk_h, 2 processes             : {n2 / two_s:8.1f} responses/s vs {n1 / one_s:.1f} with 1"
-        f"  ratio {(n2 / two_s) / (n1 / one_s):5.2f}x (target >= 1.7x)"
+        f"spk_h, 2 processes             : {n / two_s:8.1f} responses/s vs {n / one_s:.1f} with 1"
+        f"  ratio {one_s / two_s:5.2f}x (target >= 1.7x)"
     )
 
     results = _hostile(args.timeout)

@@ -19,6 +19,7 @@ from sparkle.reward.normalize import (
     str_is_int,
     strip_proper_commas,
 )
+from sparkle.reward.numeric import numeric_verdict
 from sparkle.reward.symbolic import (
     plain_number,
     sympy_allowed,
@@ -220,6 +221,8 @@ def math_verify_equal(
         return True, False
     if "%" not in gt and "%" not in given:
         decided = _mv_decide(gt_n or "", given_n or "")
+        if decided is None:
+            decided = numeric_verdict(gt, given)
         if decided is not None:
             return decided, False
     return _guarded("math_verify_worker", (gt, given, None), timeout, pool)

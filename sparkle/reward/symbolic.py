@@ -132,11 +132,9 @@ def math_verify_worker(gold: str, pred: str | None, response: str | None) -> boo
 
 
 def warm_worker() -> bool:
-    """Import sympy and its parser once per worker (math-verify loads on its first use)."""
-    import sympy  # noqa: F401
-    from sympy.parsing import sympy_parser  # noqa: F401
-
-    return True
+    """Import sympy and run one parse + simplify, so a worker's first real comparison is not the slow one
+    (math-verify loads on its first use)."""
+    return sympy_equal_worker("2*sqrt(3)+x", "sqrt(12)+x")
 
 
 def sleep_worker(seconds: float) -> float:

@@ -1,0 +1,258 @@
+"""A small, bounded evaluator for LaTeX arithmetic (numbers, ``\\frac``, ``\\sqrt``, ``\\pi``, ``i``, ``+ - *
+^``, brackets, implicit products). It lets the ``math_verify`` policy settle ordinary numeric answers
+in-process; anything outside this grammar (letters, ``/``, functions, sets, units ...) is refused
+(None) and goes to math-verify in a guarded worker.
+
+It never runs unbounded work: inputs are short, nesting is shallow and exponents are small.
+"""
+
+from __future__ import annotations
+
+import cmath
+import math
+import re
+
+MAX_CHARS = 160
+MAX_DEPTH = 30
+MAX_EXPONENT = 64.0
+
+_DROP = re.compile(r"\\left|\\right|\\!|\\,|\\;|\\:|\\ |~|\\displaystyle")
+_TOKEN = re.compile(
+    r"\s*(?:(\d+(?:\.\d+)?|\.\d+)|(\\frac|\\dfrac|\\tfrac|\\sqrt|\\pi|\\cdot|\\times)|([-+*^(){}\[\]i]))"
+)
+
+
+class _Refuse(Exception):
+    pass
+
+
+def _tokens(text: str) -> list[tuple[str, str]]:
+    text = _DROP.sub(" ", text).strip()
+    out, pos = [], 0
+    while pos < len(text):
+        m = _TOKEN.match(text, pos)
+        if not m:
+            if text[pos:].strip() == "":
+                break
+            raise _Refuse
+        pos = m.end()
+        if m.group(1) is not None:
+            out.append(("num", m.group(1)))
+        elif m.group(2) is not None:
+            cmd = m.group(2)
+            cmd = "\\frac" if cmd in ("\\dfrac", "\\tfrac") else cmd
+            out.append(("op", "*") if cmd in ("\\cdot", "\\times") else ("cmd", cmd))
+        else:
+            out.append(("op", m.group(3)))
+    return out
+
+
+class _Parser:
+    def __init__(self, tokens: list[tuple[str, str]]) -> None:
+        self.t = tokens
+        self.i = 0
+        self.depth = 0
+        self.imaginary = False
+
+    def peek(self) -> tuple[str, str] | None:
+        return self.t[self.i] if self.i < len(self.t) else None
+
+    def take(self, kind: str, value: str | None = None) -> str:
+        tok = self.peek()
+        if tok is None or tok[0] != kind or (value is not None and tok[1] != value):
+            raise _Refuse
+        self.i += 1
+        return tok[1]
+
+    def enter(self) -> None:
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise _Refuse
+
+    def expr(self) -> complex:
+        self.enter()
+        value = self.term()
+        while (tok := self.peek()) is not None and tok in (("op", "+"), ("op", "-")):
+            self.i += 1
+            rhs = self.term()
+            value = value + rhs if tok[1] == "+" else value - rhs
+        self.depth -= 1
+        return value
+
+    def _starts_primary(self, tok: tuple[str, str] | None) -> bool:
+        return tok is not None and (
+            tok[0] in ("num", "cmd") or tok in (("op", "("), ("op", "{"), ("op", "i"))
+        )
+
+    def term(self) -> complex:
+        value = self.unary()
+        while True:
+            tok = self.peek()
+            if tok == ("op", "*"):
+                self.i += 1
+                value *= self.unary()
+            elif self._starts_primary(tok):
+                if self.t[self.i - 1][0] == "num" and (tok[0] == "num" or tok == ("cmd", "\\frac")):
+                    raise _Refuse  # "2 3" is no product, "2\\frac{1}{2}" may be a mixed number
+                value *= self.power()
+            else:
+                return value
+
+    def unary(self) -> complex:
+        tok = self.peek()
+        if tok in (("op", "-"), ("op", "+")):
+            self.i += 1
+            self.enter()
+            value = self.unary()
+            self.depth -= 1
+            return -value if tok[1] == "-" else value
+        return self.power()
+
+    def power(self) -> complex:
+        base = self.primary()
+        if self.peek() == ("op", "^"):
+            self.i += 1
+            tok = self.peek()
+            if tok == ("op", "{"):
+                exponent = self.group()
+            elif tok is not None and tok[0] == "num" and len(tok[1]) == 1:
+                self.i += 1
+                exponent = complex(int(tok[1]))
+            else:
+                raise _Refuse  # 2^10 without braces: readers disagree
+            if exponent.imag != 0 or abs(exponent.real) > MAX_EXPONENT:
+                raise _Refuse
+            if base == 0 and exponent.real <= 0:
+                raise _Refuse
+            e = exponent.real
+            if e == int(e) and base.imag == 0:
+                return complex(base.real ** int(e))
+            if base.imag == 0 and base.real > 0:
+                return complex(base.real**e)
+            raise _Refuse  # principal branches of complex powers: leave them to sympy
+        return base
+
+    def group(self) -> complex:
+        """A ``{...}`` group, or the single digit TeX takes as an undelimited argument."""
+        tok = self.peek()
+        if tok == ("op", "{"):
+            self.i += 1
+            value = self.expr()
+            self.take("op", "}")
+            return value
+        if tok is not None and tok[0] == "num" and len(tok[1]) == 1:
+            self.i += 1
+            return complex(int(tok[1]))
+        raise _Refuse
+
+    def primary(self) -> complex:
+        tok = self.peek()
+        if tok is None:
+            raise _Refuse
+        kind, value = tok
+        if kind == "num":
+            self.i += 1
+            return complex(float(value))
+        if tok in (("op", "("), ("op", "{")):
+            self.i += 1
+            inner = self.expr()
+            self.take("op", ")" if value == "(" else "}")
+            return inner
+        if tok == ("op", "i"):
+            self.i += 1
+            self.imaginary = True
+            return 1j
+        if kind == "cmd" and value == "\\pi":
+            self.i += 1
+            return complex(math.pi)
+        if kind == "cmd" and value == "\\frac":
+            self.i += 1
+            nxt = self.peek()
+            if nxt is not None and nxt[0] == "num" and len(nxt[1]) == 2 and nxt[1].isdigit():
+                self.i += 1  # \frac12
+                num, den = complex(int(nxt[1][0])), complex(int(nxt[1][1]))
+            else:
+                num = self.group()
+                den = self.group()
+            if den == 0:
+                raise _Refuse
+            return num / den
+        if kind == "cmd" and value == "\\sqrt":
+            self.i += 1
+            index = 2.0
+            if self.peek() == ("op", "["):
+                self.i += 1
+                idx = self.expr()
+                self.take("op", "]")
+                if idx.imag != 0 or idx.real != int(idx.real) or not 2 <= idx.real <= 12:
+                    raise _Refuse
+                index = idx.real
+            radicand = self.group()
+            if radicand.imag != 0 or radicand.real < 0:
+                raise _Refuse  # branch choices: leave them to sympy
+            return complex(radicand.real ** (1.0 / index))
+        raise _Refuse
+
+
+def evaluate_latex(text: str) -> tuple[complex, bool] | None:
+    """(value, uses i) of a plain LaTeX arithmetic expression, or None when it is outside the grammar."""
+    text = text.strip().strip("$").strip()
+    if not text or len(text) > MAX_CHARS:
+        return None
+    try:
+        parser = _Parser(_tokens(text))
+        value = parser.expr()
+        if parser.peek() is not None:
+            return None
+    except (_Refuse, OverflowError, ZeroDivisionError, ValueError):
+        return None
+    if not (cmath.isfinite(value)):
+        return None
+    return value, parser.imaginary
+
+
+def _split_top_level(text: str) -> tuple[str, list[str]] | None:
+    """``("()", [items])`` for a bracketed tuple/interval, ``("", [text])`` otherwise; None if unbalanced."""
+    body = _DROP.sub(" ", text).strip().strip("$").strip()
+    if len(body) > 2 and body[0] in "([" and body[-1] in ")]" and "," in body:
+        items, depth, start = [], 0, 1
+        for k in range(1, len(body) - 1):
+            ch = body[k]
+            if ch in "([{":
+                depth += 1
+            elif ch in ")]}":
+                depth -= 1
+                if depth < 0:
+                    return None
+            elif ch == "," and depth == 0:
+                items.append(body[start:k])
+                start = k + 1
+        items.append(body[start:-1])
+        return body[0] + body[-1], items
+    return "", [body]
+
+
+def numeric_verdict(gold: str, pred: str) -> bool | None:
+    """math-verify's verdict on two plain LaTeX arithmetic answers (or same-bracket tuples of them), or None.
+
+    Unequal when the values differ by more than math-verify's six-decimal rounding could hide; equal when
+    they agree to 1e-11 with moderate magnitudes, no decimals and no ``i`` (where sympy would settle the
+    same way); anything in between is left to math-verify.
+    """
+    a, b = _split_top_level(gold), _split_top_level(pred)
+    if a is None or b is None or a[0] != b[0] or len(a[1]) != len(b[1]):
+        return None
+    verdict = True
+    for x_text, y_text in zip(a[1], b[1], strict=True):
+        x, y = evaluate_latex(x_text), evaluate_latex(y_text)
+        if x is None or y is None:
+            return None
+        (vx, ix), (vy, iy) = x, y
+        diff, scale = abs(vx - vy), max(1.0, abs(vx), abs(vy))
+        if diff > max(2e-6, 1e-9 * scale):
+            verdict = False
+        elif diff <= 1e-11 and scale <= 1e9 and not (ix or iy) and "." not in x_text + y_text:
+            continue
+        else:
+            return None
+    return verdict
