@@ -486,7 +486,7 @@ def test_bad_inputs(tmp_path: Path, preview_dir: Path):
     with pytest.raises(SparkleError, match=r"line 1: no `doc`"):
         load_records([bad])
     with pytest.raises(SparkleError, match="no math500 problems"):
-        load_dataset(benchmark="math500", condition="plan")
+        load_dataset(probe_benchmark="math500", probe_condition="plan")
     assert main(["probe", "report", str(tmp_path / "missing"), "--out", str(tmp_path / "r")]) == 2
     assert not (tmp_path / "r").exists()
     # A preview row without its planning skeleton is refused with the row named.
@@ -495,7 +495,7 @@ def test_bad_inputs(tmp_path: Path, preview_dir: Path):
     broken = tmp_path / "broken.jsonl"
     broken.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
     with pytest.raises(SparkleError, match="planning"):
-        load_dataset(benchmark="gsm8k", condition="plan", preview=str(broken))
+        load_dataset(probe_benchmark="gsm8k", probe_condition="plan", preview=str(broken))
 
 
 CHAT = "<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n<|im_start|>user\n{}<|im_end|>\n<|im_start|>assistant\n"
@@ -512,7 +512,7 @@ def test_real_hf_run_then_report(preview_dir: Path, tiny_model_dir: Path, tmp_pa
     args = ["probe", "run", "--backend", "hf", "--model", str(tiny_model_dir), "--out", str(out),
             "--benchmarks", "aime2024", "gsm8k", "--repeats", "2", "--max-gen-toks", "8", "--batch-size", "8"]  # fmt: skip
     assert main(args) == 0
-    (model_dir,) = [p for p in out.iterdir() if p.name != ".probe_tasks"]
+    (model_dir,) = [p for p in out.iterdir() if not p.name.startswith("_probe_tasks")]
     samples = sorted(model_dir.glob("samples_sparkle_*.jsonl"))
     assert len(samples) == 8
     first = json.loads(
@@ -577,7 +577,7 @@ def test_preview_source_order(
     monkeypatch.setenv("SPARKLE_DATA_DIR", str(tmp_path / "empty"))
     assert preview_source() is None
     with pytest.raises(SparkleError, match="sparkle_preview"):
-        load_dataset(benchmark="gsm8k", condition="vanilla")
+        load_dataset(probe_benchmark="gsm8k", probe_condition="vanilla")
 
 
 def test_models_with_the_same_short_name_stay_apart(replay_run, tmp_path: Path):
@@ -656,3 +656,22 @@ def test_canonical_benchmark(source, benchmark):
     from sparkle.probes.tasks import canonical_benchmark
 
     assert canonical_benchmark(source) == benchmark
+
+
+def test_run_dry_run_prints_lm_eval_commands(tiny_model_dir: Path, tmp_path: Path, capsys):
+    """One lm-eval command per model: the chosen family's tasks, the context capped to the model's (4096 for
+    the tiny model, generation = context - 1000), chat template and samples on; missing models fail first."""
+    from sparkle.cli import main
+
+    out = tmp_path / "runs"
+    args = ["probe", "run", "--model", str(tiny_model_dir), "--out", str(out), "--family", "srl",
+            "--conditions", "plan", "subproblem", "--benchmarks", "gsm8k", "--dry-run"]  # fmt: skip
+    assert main(args) == 0
+    (command,) = capsys.readouterr().out.strip().splitlines()
+    assert "--tasks sparkle_plan_gsm8k_srl,sparkle_subproblem_gsm8k_srl " in command
+    assert "max_model_len=4096" in command and "max_gen_toks=3096" in command
+    assert "--apply_chat_template" in command and "--log_samples" in command
+    assert not out.exists()  # a dry run writes nothing
+    assert main(["probe", "run", "--model", str(tmp_path / "nope"), "--model", str(tiny_model_dir),
+                 "--out", str(out), "--dry-run"]) == 2  # fmt: skip
+    assert capsys.readouterr().out == ""

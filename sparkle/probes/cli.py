@@ -27,9 +27,9 @@ def _run(args: argparse.Namespace) -> int:
         gpu_memory_utilization=args.gpu_memory_utilization,
         batch_size=args.batch_size,
         limit=args.limit,
-        preview=args.preview,
+        data_dir=args.data_dir,
         model_args=args.model_args,
-        apply_chat_template=not args.no_chat_template,
+        force=args.force,
     )
     return run(cfg, dry_run=args.dry_run)
 
@@ -70,24 +70,24 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     run.add_argument("--conditions", nargs="+", default=list(CONDITIONS), choices=CONDITIONS)
     run.add_argument("--benchmarks", nargs="+", default=list(BENCHMARKS), choices=BENCHMARKS)
-    run.add_argument("--backend", default="vllm", help="lm-eval model backend (vllm; hf for CPU checks)")
-    run.add_argument("--repeats", type=int, default=8, help="samples per problem (default 8: Avg@8)")
     run.add_argument(
-        "--max-model-len", type=int, default=None, help="default 32768 capped to the model's context"
+        "--backend", choices=("vllm", "hf"), default="vllm", help="lm-eval backend (hf: CPU checks)"
     )
+    run.add_argument("--repeats", type=int, default=8, help="samples per problem (default 8: Avg@8)")
+    run.add_argument("--max-model-len", type=int, default=32768, help="capped to the model's context")
     run.add_argument("--max-gen-toks", type=int, default=None, help="default max-model-len - 1000")
     run.add_argument("--tensor-parallel-size", type=int, default=1)
     run.add_argument("--data-parallel-size", type=int, default=1)
-    run.add_argument("--gpu-memory-utilization", type=float, default=0.9)
+    run.add_argument("--gpu-memory-utilization", type=float, default=0.8)
     run.add_argument("--batch-size", default="auto")
     run.add_argument("--limit", type=int, default=None, help="documents per task (for quick checks)")
     run.add_argument(
-        "--preview", default=None, help="local sparkle_preview file (default: $SPARKLE_DATA_DIR or Hub)"
+        "--data-dir",
+        default=None,
+        help="folder with sparkle_preview.jsonl (default: $SPARKLE_DATA_DIR, else the Hub)",
     )
     run.add_argument("--model-args", default=None, help="extra lm-eval model args, key=value,key=value")
-    run.add_argument(
-        "--no-chat-template", action="store_true", help="send the prompt without the chat template"
-    )
+    run.add_argument("--force", action="store_true", help="rerun tasks that already have results")
     run.add_argument("--dry-run", action="store_true", help="print the lm-eval commands only")
     run.set_defaults(func=_run)
 

@@ -65,19 +65,17 @@ def canonical_benchmark(name: str | None) -> str | None:
     return _BENCHMARK_ALIASES.get(re.sub(r"[^a-z0-9]", "", str(name).lower()))
 
 
-def preview_source(preview: str | None = None) -> str | None:
-    """Where the preview comes from: an explicit path, else ``$SPARKLE_DATA_DIR/sparkle_preview.jsonl``
-    when that file exists, else None (the Hub dataset)."""
+def preview_source(preview: str | None = None, data_dir: str | None = None) -> str | None:
+    """Where the preview comes from: an explicit file (``preview``), else ``sparkle_preview.jsonl`` in
+    ``data_dir`` or in ``$SPARKLE_DATA_DIR`` when it exists there, else None (the Hub dataset)."""
     if preview:
         return str(preview)
-    data_dir = os.environ.get(DATA_DIR_ENV)
-    if data_dir:
-        path = Path(data_dir) / PREVIEW_FILE
-        if path.is_file():
-            return str(path)
-        log.info(
-            "%s=%s has no %s; reading sparkle_preview from the Hub", DATA_DIR_ENV, data_dir, PREVIEW_FILE
-        )
+    for folder in (data_dir, os.environ.get(DATA_DIR_ENV)):
+        if folder:
+            path = Path(folder) / PREVIEW_FILE
+            if path.is_file():
+                return str(path)
+            log.info("%s has no %s; looking further", folder, PREVIEW_FILE)
     return None
 
 
@@ -166,24 +164,29 @@ def build_docs(
 
 
 def load_dataset(
-    benchmark: str, condition: str, family: str = "sparkle", preview: str | None = None, **_: Any
+    probe_benchmark: str,
+    probe_condition: str,
+    probe_family: str = "sparkle",
+    preview: str | None = None,
+    data_dir: str | None = None,
+    **_: Any,
 ):
     """lm-eval ``custom_dataset``: the ``test`` split of one probe task.
 
-    lm-eval passes the task's ``dataset_kwargs`` plus the run's ``--metadata`` and model arguments as
-    keyword arguments; ``preview`` (a local file or folder, via ``--metadata``) overrides
-    ``$SPARKLE_DATA_DIR``; the Hub dataset is the default.
+    lm-eval passes the task's ``dataset_kwargs`` (``probe_*``, named so that no ``--metadata`` key can
+    collide with them) plus the run's ``--metadata`` and model arguments as keyword arguments. The
+    annotations come from ``preview`` (a local file), else ``sparkle_preview.jsonl`` in ``data_dir`` or
+    ``$SPARKLE_DATA_DIR``, else the Hub.
     """
     import datasets
 
-    source = preview_source(preview)
-    docs = build_docs(
-        list(_problems(source)), condition, benchmark, family, where=source or "sparkle_preview (Hub)"
-    )
+    source = preview_source(preview, data_dir)
+    where = source or "sparkle_preview (Hub)"
+    docs = build_docs(list(_problems(source)), probe_condition, probe_benchmark, probe_family, where=where)
     if not docs:
         raise SparkleError(
-            f"{source or 'sparkle_preview (Hub)'}: no {benchmark} problems for the {condition} probe; "
-            "check the rows' `source` column or point SPARKLE_DATA_DIR at a complete sparkle_preview.jsonl"
+            f"{where}: no {probe_benchmark} problems for the {probe_condition} probe; check the rows' `source` "
+            "column or point SPARKLE_DATA_DIR at a complete sparkle_preview.jsonl"
         )
     return datasets.DatasetDict({"test": datasets.Dataset.from_list(docs)})
 
