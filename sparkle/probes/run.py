@@ -73,7 +73,7 @@ def plan(cfg: RunConfig) -> list[ModelRun]:
         raise SparkleError(f"--repeats must be at least 1, got {cfg.repeats}")
     if cfg.data_dir and not (Path(cfg.data_dir) / PREVIEW_FILE).is_file():
         raise SparkleError(
-            f"--data-dir {cfg.data_dir}: no {PREVIEW_FILE} there; write it with `sparkle data probes`"
+            f"--data-dir {cfg.data_dir}: no {PREVIEW_FILE} there; write it with `sparkle data probes --out DIR`"
         )
     if not cfg.models:
         raise SparkleError("no models: give --model at least once")
