@@ -1,0 +1,137 @@
+"""`sparkle convert` and `sparkle download`, and `eval/fsdp2hf.py` (the original script's flags)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from sparkle.errors import SparkleError
+from sparkle.log import get_logger, setup_logging
+
+log = get_logger(__name__)
+
+
+def add_convert_arguments(parser: argparse.ArgumentParser) -> None:
+    """The conversion flags, shared by `sparkle convert` and `eval/fsdp2hf.py` (both spellings accepted)."""
+    parser.add_argument(
+        "--fsdp_path",
+        "--fsdp-path",
+        dest="fsdp_path",
+        required=True,
+        help="verl checkpoint: a global_step_N folder or its actor/ subfolder",
+    )
+    parser.add_argument(
+        "--output_path",
+        "--output-path",
+        dest="output_path",
+        required=True,
+        help="folder for the Hugging Face model",
+    )
+    parser.add_argument(
+        "--base_model",
+        "--base-model",
+        dest="base_model",
+        default=None,
+        help="model the run started from (folder or Hub id): config and tokenizer for shards-only (2025 verl) "
+        "checkpoints; not needed when the checkpoint has a huggingface/ folder",
+    )
+    parser.add_argument("--dtype", default="bf16", help="output dtype: bf16 (default), fp16 or fp32")
+    parser.add_argument("--overwrite", action="store_true", help="replace a non-empty --output_path")
+    parser.add_argument(
+        "--upload", action="store_true", help="push the model to the Hub afterwards (token from HF_TOKEN)"
+    )
+    parser.add_argument(
+        "--repo_id", "--repo-id", dest="repo_id", default=None, help="Hub repository for --upload"
+    )
+    parser.add_argument("--private", action="store_true", help="create the Hub repository as private")
+
+
+def run_convert(args: argparse.Namespace) -> int:
+    """Convert (and upload) as the parsed flags say; prints the output folder on stdout."""
+    from sparkle.checkpoints.convert import convert_checkpoint
+
+    if args.upload and not args.repo_id:
+        raise SparkleError("--upload needs --repo_id ORG/NAME")
+    if args.repo_id and not args.upload:
+        raise SparkleError("--repo_id is only used with --upload; add --upload or drop --repo_id")
+    if args.private and not args.upload:
+        raise SparkleError("--private is only used with --upload")
+    result = convert_checkpoint(
+        args.fsdp_path,
+        args.output_path,
+        base_model=args.base_model,
+        dtype=args.dtype,
+        overwrite=args.overwrite,
+        upload_repo=args.repo_id if args.upload else None,
+        private=args.private,
+    )
+    print(result.output_dir)
+    if result.uploaded_to:
+        print(result.uploaded_to)
+    return 0
+
+
+def run_download(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from sparkle.checkpoints.hub import DOWNLOADS, download, resolve_download
+
+    if args.list:
+        for name, repo in DOWNLOADS.items():
+            print(f"{name}\t{repo.repo_type}\t{repo.repo_id}")
+        return 0
+    if not args.names:
+        raise SparkleError(f"name what to download: one or more of {', '.join(DOWNLOADS)} (or --list)")
+    repos = [resolve_download(name, args.repo_type) for name in args.names]  # every name checked first
+    for name, repo in zip(args.names, repos, strict=True):
+        out = Path(args.out) / name.replace("/", "__") if args.out else None
+        print(download(repo.repo_id, out, revision=args.revision, repo_type=repo.repo_type))
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    convert = subparsers.add_parser(
+        "convert",
+        help="verl FSDP checkpoint -> Hugging Face model (checked after writing)",
+        description="Merge a verl FSDP checkpoint (today's layout with verl's model_merger, or the 2025 "
+        "shards-only layout with --base_model) into a safetensors model, load it back and check every "
+        "tensor, then optionally upload it.",
+    )
+    add_convert_arguments(convert)
+    convert.set_defaults(func=run_convert)
+
+    down = subparsers.add_parser(
+        "download",
+        help="download released SparkleRL models / SPARKLE datasets by short name",
+        description="Download into the Hugging Face cache (default) or into --out/NAME; interrupted "
+        "downloads resume. Names: stage1, stage2-aug, stage2-hard, stage2-mix, base, dsr40k, hardmath, "
+        "the five benchmarks, sparkle_preview (see --list), or any org/name Hub id.",
+    )
+    down.add_argument("names", nargs="*", metavar="NAME", help="short name (see --list) or org/name Hub id")
+    down.add_argument("--out", default=None, help="download into OUT/NAME instead of the HF cache")
+    down.add_argument("--revision", default=None, help="branch, tag or commit (default: main)")
+    down.add_argument(
+        "--repo-type", choices=("model", "dataset"), default=None, help="for an org/name id (default model)"
+    )
+    down.add_argument("--list", action="store_true", help="print the name table and exit")
+    down.set_defaults(func=run_download)
+
+
+def fsdp2hf_main(argv: list[str] | None = None) -> int:
+    """`python eval/fsdp2hf.py ...`: exits 0 only after the written model was loaded back and checked."""
+    parser = argparse.ArgumentParser(
+        prog="fsdp2hf.py",
+        description="Convert a verl FSDP checkpoint to a Hugging Face model (same as sparkle convert).",
+    )
+    add_convert_arguments(parser)
+    parser.add_argument("--log-level", default=None, help="DEBUG, INFO (default), WARNING or ERROR")
+    args = parser.parse_args(argv)
+    setup_logging(args.log_level)
+    try:
+        return run_convert(args)
+    except SparkleError as e:
+        print(f"fsdp2hf.py: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("fsdp2hf.py: interrupted", file=sys.stderr)
+        return 130
