@@ -21,6 +21,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "sparkle.reward.cli",
     "sparkle.probes.cli",
     "sparkle.evaluate.cli",
+    "sparkle.checkpoints.cli",
 )
 
 
