@@ -279,3 +279,157 @@ def test_real_benchmarks_from_a_data_benchmarks_folder(shared_data: Path, tmp_pa
     doc = bench.load_dataset("aime2024")["test"][0]
     assert bench.doc_to_text(doc).endswith(f"User: {doc['problem']} Assistant:")
     assert doc["answer"] and all(isinstance(a, str) for a in doc["answer"])
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The replayed run saved in lm-eval's layout, then `sparkle report` and `sparkle rescore` on it.
+
+PAPER_MODEL = "/ckpt/SparkleRL-7B-Stage2-aug"
+OTHER_MODEL = "my-org/other-model"
+
+
+def _save_like_lm_eval(results: dict, model: str, out: Path) -> Path:
+    """Write results + samples exactly as the lm-eval CLI does (EvaluationTracker)."""
+    import copy
+
+    from lm_eval.loggers import EvaluationTracker
+
+    results = copy.deepcopy(results)
+    samples = results.pop("samples")
+    tracker = EvaluationTracker(output_path=str(out))
+    tracker.general_config_tracker.log_experiment_args(
+        model_source="replay",
+        model_args=f"pretrained={model}",
+        system_instruction=None,
+        chat_template=None,
+        fewshot_as_multiturn=False,
+    )
+    tracker.save_results_aggregated(results=results, samples=samples)
+    for task in samples:
+        tracker.save_results_samples(task_name=task, samples=samples[task])
+    return out
+
+
+def _hand_avg(benchmark: str, metric: str = "avg@8") -> float:
+    patterns = [doc[4] for doc in DOCS[benchmark]]
+    return float(sum(HAND[p][metric] for p in patterns) / len(patterns))
+
+
+@pytest.fixture(scope="module")
+def results_dir(replayed, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    results, _ = replayed
+    out = tmp_path_factory.mktemp("lm_eval_out")
+    _save_like_lm_eval(results, PAPER_MODEL, out)
+    # A second model ran only two benchmarks.
+    partial = {**results, "results": {t: results["results"][t] for t in ("aime2024", "gsm8k_spk")}}
+    partial["samples"] = {t: results["samples"][t] for t in ("aime2024", "gsm8k_spk")}
+    _save_like_lm_eval(partial, OTHER_MODEL, out)
+    return out
+
+
+def test_results_reading(results_dir: Path):
+    from sparkle.evaluate.results import collect_results
+
+    found = collect_results([results_dir], tasks=bench.TASKS)
+    assert {(r.model, r.task) for r in found} == {(PAPER_MODEL, t) for t in bench.TASKS} | {
+        (OTHER_MODEL, "aime2024"),
+        (OTHER_MODEL, "gsm8k_spk"),
+    }
+    for r in found:
+        assert r.samples == 8 and r.n_docs == 2 and r.samples_file is not None
+        assert r.avg == pytest.approx(_hand_avg(r.benchmark))
+
+
+def test_report_main_table_next_to_the_paper(results_dir: Path, tmp_path: Path):
+    import csv
+
+    from sparkle.cli import main
+    from sparkle.paper import MAIN_TABLE
+
+    assert main(["report", str(results_dir), "--out", str(tmp_path / "report")]) == 0
+    report = tmp_path / "report"
+    with open(report / "main_table.csv", encoding="utf-8") as f:
+        rows = {(r["model"], r["benchmark"]): r for r in csv.DictReader(f)}
+    paper = MAIN_TABLE["SparkleRL-Stage2-aug"]
+    ours = {b: 100 * _hand_avg(b) for b in BENCHMARKS}
+    for b in BENCHMARKS:
+        row = rows[(PAPER_MODEL, b)]
+        assert float(row["ours"]) == pytest.approx(ours[b], abs=1e-4)
+        assert float(row["paper"]) == paper[b]
+        assert float(row["diff"]) == pytest.approx(ours[b] - paper[b], abs=1e-4)
+        assert (row["k"], row["n_docs"], row["paper_model"]) == ("8", "2", "SparkleRL-Stage2-aug")
+    average = sum(ours.values()) / 5
+    assert float(rows[(PAPER_MODEL, "avg")]["ours"]) == pytest.approx(average, abs=1e-4)
+    assert float(rows[(PAPER_MODEL, "avg")]["diff"]) == pytest.approx(average - paper["avg"], abs=1e-4)
+    # The partial model: its two benchmarks, no average, no paper row.
+    assert {b for (m, b) in rows if m == OTHER_MODEL} == {"aime2024", "gsm8k"}
+    assert rows[(OTHER_MODEL, "aime2024")]["paper"] == ""
+
+    md = (report / "main_table.md").read_text(encoding="utf-8")
+    assert (
+        "| SparkleRL-7B-Stage2-aug | "
+        + " | ".join(f"{ours[b]:.2f}" for b in BENCHMARKS)
+        + f" | {average:.2f} |"
+        in md
+    )
+    assert "| ↳ paper: SparkleRL-Stage2-aug | 50.42 | 71.25 | 81.00 | 92.38 | 40.11 | 67.03 |" in md
+    assert f"| ↳ Δ | {ours['aime2024'] - 50.42:+.2f} |" in md
+    assert "| other-model | 31.25 | – | – | 12.50 | – | – |" in md
+    for png in ("main_table.png", "pass_at_k.png"):
+        assert (report / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        assert f"({png})" in md
+
+    # pass@k curves from the samples: k = 1..8, equal to the hand-computed pass@1/2/4/8.
+    with open(report / "pass_at_k.csv", encoding="utf-8") as f:
+        curve = {(r["model"], r["benchmark"], int(r["k"])): float(r["pass_at_k"]) for r in csv.DictReader(f)}
+    assert {k for (m, b, k) in curve if m == PAPER_MODEL and b == "math500"} == set(range(1, 9))
+    for b in BENCHMARKS:
+        for k in (1, 2, 4, 8):
+            assert curve[(PAPER_MODEL, b, k)] == pytest.approx(100 * _hand_avg(b, f"pass@{k}"), abs=1e-4)
+
+
+def test_report_without_benchmark_results_is_an_error(tmp_path: Path):
+    from sparkle.evaluate.report import build_report
+
+    with pytest.raises(SparkleError, match="no results"):
+        build_report([tmp_path], tmp_path / "report")
+    with pytest.raises(SparkleError, match="no such file"):
+        build_report([tmp_path / "absent"], tmp_path / "report")
+
+
+def test_rescore_eval_policy_reproduces_and_other_policies_regrade(results_dir: Path, tmp_path: Path, capsys):
+    from sparkle.cli import main
+    from sparkle.evaluate.rescore import rescore
+
+    files = sorted((results_dir).rglob("samples_*.jsonl"))
+    same = rescore(files, policy="eval")
+    assert len(same) == 7
+    for t in same:
+        assert t.changed == 0
+        for metric in bench.metric_names(8):
+            assert t.after[metric] == pytest.approx(t.before[metric], abs=1e-12)
+            assert t.after[metric] == pytest.approx(_hand_avg(bench.TASKS[t.task], metric), abs=1e-12)
+
+    # math_verify through the CLI, written in lm-eval's layout and read back by the report.
+    assert main(["rescore", str(results_dir), "--policy", "math_verify", "--out", str(tmp_path / "mv")]) == 0
+    printed = capsys.readouterr().out
+    assert "| math_verify |" in printed and "aime2024" in printed
+    assert main(["report", str(tmp_path / "mv"), "--out", str(tmp_path / "report")]) == 0
+    md = (tmp_path / "report" / "main_table.md").read_text(encoding="utf-8")
+    assert "math_verify policy" in md
+    assert "| SparkleRL-7B-Stage2-aug | 31.25 |" in md  # these plain integer answers grade alike
+
+
+def test_rescore_errors(tmp_path: Path):
+    from sparkle.evaluate.rescore import rescore
+
+    with pytest.raises(SparkleError, match="no samples"):
+        rescore([tmp_path])
+    bad = tmp_path / "samples_aime2024_2026-01-01T00-00-00.000000.jsonl"
+    bad.write_text(
+        '{"doc": {"answer": ["1"]}, "filtered_resps": [["\\\\boxed{1}"]]}\nnot json\n', encoding="utf-8"
+    )
+    with pytest.raises(SparkleError, match="line 2"):
+        rescore([bad])
+    with pytest.raises(SparkleError, match="policy"):
+        rescore([bad], policy="lenient")
