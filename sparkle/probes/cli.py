@@ -80,7 +80,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     run.add_argument("--data-parallel-size", type=int, default=1)
     run.add_argument("--gpu-memory-utilization", type=float, default=0.8)
     run.add_argument("--batch-size", default="auto")
-    run.add_argument("--limit", type=int, default=None, help="documents per task (for quick checks)")
+    run.add_argument(
+        "--limit",
+        type=int,
+        default=None,
+        help="documents per task, for quick checks (a limited run counts as finished: use --force later)",
+    )
     run.add_argument(
         "--data-dir",
         default=None,
