@@ -271,6 +271,10 @@ def plot_curves(
                 list(curve), list(curve.values()), marker="o", markersize=3, label=labels.get(model, model)
             )
         ax.set_xscale("log", base=2)
+        ks = sorted({k for (_, b), (curve, _) in data.items() if b == benchmark for k in curve})
+        ticks = [k for k in ks if k & (k - 1) == 0 or k == ks[-1]]
+        ax.set_xticks(ticks, [str(k) for k in ticks])
+        ax.minorticks_off()
         ax.set_title(BENCHMARK_LABELS[benchmark])
         ax.set_xlabel("k")
         ax.set_ylim(0, 102)

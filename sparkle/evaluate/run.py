@@ -124,11 +124,19 @@ def lengths(model: str, max_model_len: int, max_gen_toks: int | None) -> tuple[i
     return length, gen
 
 
+def _same_model(recorded: str, model: str) -> bool:
+    """Whether a results file's model is ``model`` (local paths compared after resolving them)."""
+    if recorded == model:
+        return True
+    path = Path(recorded).expanduser()
+    return path.is_dir() and str(path.resolve()) == model
+
+
 def done_tasks(out_dir: str | os.PathLike[str], model: str) -> set[str]:
     """Tasks of ``model`` that already have a results file under ``out_dir``."""
     if not Path(out_dir).is_dir():
         return set()
-    return {r.task for r in collect_results([out_dir], tasks=TASKS) if r.model == model}
+    return {r.task for r in collect_results([out_dir], tasks=TASKS) if _same_model(r.model, model)}
 
 
 def lm_eval_command(
