@@ -345,3 +345,44 @@ def test_cli_error_is_one_line_exit_2(ckpt, tmp_path, capsys):
     err = capsys.readouterr().err
     assert status == 2
     assert err.startswith("sparkle convert: error: ") and err.count("\n") == 1
+
+
+def test_sharded_safetensors_with_index_load_back(ckpt, tiny_model_dir, tmp_path):
+    from transformers import AutoConfig, AutoModelForCausalLM
+
+    from sparkle.checkpoints.convert import verify_hf_model, write_hf_model
+
+    tensors = {k: v.bfloat16() for k, v in ckpt.trained.items()}
+    config = AutoConfig.from_pretrained(tiny_model_dir)
+    write_hf_model(tmp_path, tensors, config, str(tiny_model_dir), torch.bfloat16, max_shard_bytes=40_000)
+    index = json.loads((tmp_path / "model.safetensors.index.json").read_text())
+    files = sorted(set(index["weight_map"].values()))
+    assert len(files) > 2 and set(index["weight_map"]) == set(tensors)
+    assert verify_hf_model(tmp_path, torch.bfloat16, tensors) == (
+        len(tensors),
+        sum(t.numel() for t in tensors.values()),
+    )
+    state = AutoModelForCausalLM.from_pretrained(tmp_path).state_dict()
+    assert all(torch.equal(state[k], v) for k, v in tensors.items())
+
+
+def test_load_back_check_catches_wrong_dtype_values_and_missing_weights(ckpt, tiny_model_dir, tmp_path):
+    from safetensors.torch import save_file
+    from transformers import AutoConfig
+
+    from sparkle.checkpoints.convert import verify_hf_model, write_hf_model
+
+    tensors = {k: v.bfloat16() for k, v in ckpt.trained.items()}
+    write_hf_model(
+        tmp_path, tensors, AutoConfig.from_pretrained(tiny_model_dir), str(tiny_model_dir), torch.bfloat16
+    )
+    with pytest.raises(SparkleError, match=r"is torch.bfloat16, expected torch.float32"):
+        verify_hf_model(tmp_path, torch.float32)
+    changed = dict(tensors, **{"model.norm.weight": tensors["model.norm.weight"] + 1})
+    with pytest.raises(SparkleError, match=r"'model.norm.weight' differs from the merged tensor"):
+        verify_hf_model(tmp_path, torch.bfloat16, changed)
+    save_file(
+        {k: v for k, v in tensors.items() if k != "lm_head.weight"}, str(tmp_path / "model.safetensors")
+    )
+    with pytest.raises(SparkleError, match=r"lacks 1 weight\(s\), e.g. \['lm_head.weight'\]"):
+        verify_hf_model(tmp_path, torch.bfloat16)

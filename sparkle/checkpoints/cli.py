@@ -82,10 +82,11 @@ def run_download(args: argparse.Namespace) -> int:
         return 0
     if not args.names:
         raise SparkleError(f"name what to download: one or more of {', '.join(DOWNLOADS)} (or --list)")
-    repos = [resolve_download(name, args.repo_type) for name in args.names]  # every name checked first
-    for name, repo in zip(args.names, repos, strict=True):
-        out = Path(args.out) / name.replace("/", "__") if args.out else None
-        print(download(repo.repo_id, out, revision=args.revision, repo_type=repo.repo_type))
+    for name in args.names:  # every name is checked before anything is fetched
+        resolve_download(name, args.repo_type)
+    for name in args.names:
+        out = Path(args.out) / name.strip("/").replace("/", "__") if args.out else None
+        print(download(name, out, revision=args.revision, repo_type=args.repo_type))
     return 0
 
 

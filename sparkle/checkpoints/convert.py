@@ -104,15 +104,15 @@ def _load_tokenizer(source: str) -> Any:
         ) from e
 
 
-def _save_safetensors(folder: Path, tensors: dict[str, torch.Tensor]) -> None:
-    """Write ``tensors`` as one ``model.safetensors`` or as ~5 GB shards with an index, like transformers."""
+def _save_safetensors(folder: Path, tensors: dict[str, torch.Tensor], max_shard_bytes: int) -> None:
+    """Write ``tensors`` as one ``model.safetensors`` or as shards with an index, like transformers."""
     from safetensors.torch import save_file
 
     groups: list[dict[str, torch.Tensor]] = [{}]
     size = 0
     for key, tensor in tensors.items():
         nbytes = tensor.numel() * tensor.element_size()
-        if groups[-1] and size + nbytes > MAX_SHARD_BYTES:
+        if groups[-1] and size + nbytes > max_shard_bytes:
             groups.append({})
             size = 0
         groups[-1][key] = tensor
@@ -131,7 +131,12 @@ def _save_safetensors(folder: Path, tensors: dict[str, torch.Tensor]) -> None:
 
 
 def write_hf_model(
-    folder: Path, tensors: dict[str, torch.Tensor], config: Any, source: str, dtype: torch.dtype
+    folder: Path,
+    tensors: dict[str, torch.Tensor],
+    config: Any,
+    source: str,
+    dtype: torch.dtype,
+    max_shard_bytes: int = MAX_SHARD_BYTES,
 ) -> None:
     """Write weights, config (with ``dtype``), generation config and tokenizer from ``source`` into ``folder``."""
     from transformers import GenerationConfig
@@ -143,7 +148,7 @@ def write_hf_model(
     except OSError:
         log.info("%s has no generation_config.json; none written", source)
     _load_tokenizer(source).save_pretrained(folder)
-    _save_safetensors(folder, tensors)
+    _save_safetensors(folder, tensors, max_shard_bytes)
 
 
 def _weight_files(folder: Path) -> list[Path]:

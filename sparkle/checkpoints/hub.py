@@ -101,7 +101,7 @@ def download(
             fix = "check the network connection"
         raise SparkleError(
             f"cannot download {name!r} ({repo.repo_type} {repo.repo_id}): {reason}; {fix}, then rerun "
-            "(partial downloads resume), or copy the files here and pass their local path instead"
+            "(partial downloads resume), or copy the repository's files to this machine and pass their local path"
         ) from e
     except (RepositoryNotFoundError, GatedRepoError, RevisionNotFoundError) as e:
         raise SparkleError(
