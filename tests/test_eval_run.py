@@ -77,6 +77,8 @@ def test_plan_skips_pairs_with_results(tiny_model_dir: Path, tmp_path: Path):
     (run,) = evrun.plan_runs([str(tiny_model_dir)], ["sparkle_bench"], out)
     assert run.skipped == ["aime2024", "math500"]
     assert run.tasks == ["amc2023", "gsm8k_spk", "olympiad_bench"]
+    (other_k,) = evrun.plan_runs([str(tiny_model_dir)], ["aime2024"], out, samples=16)
+    assert other_k.tasks == ["aime2024"]  # results with avg@8 do not count for a 16-sample run
     (forced,) = evrun.plan_runs([str(tiny_model_dir)], ["aime2024"], out, force=True)
     assert forced.tasks == ["aime2024"]
     _write_results(out, model, ["amc2023", "gsm8k_spk", "olympiad_bench"], date="2026-01-02T00-00-00.000000")

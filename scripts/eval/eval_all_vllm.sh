@@ -22,7 +22,7 @@ N_SAMPLES=${N_SAMPLES:-8}                   # samples per problem: Avg@8
 SPARKLE=${SPARKLE:-sparkle}
 
 # Models: --models on the command line wins; else the original script's two variables.
-if [[ " $* " != *" --models "* ]]; then
+if [[ " $* " != *" --models"* ]]; then
     if [[ -z "${PATH_TO_STAGE_ONE_MODEL:-}" && -z "${PATH_TO_STAGE_TWO_MODEL:-}" ]]; then
         echo "eval_all_vllm.sh: set PATH_TO_STAGE_ONE_MODEL and/or PATH_TO_STAGE_TWO_MODEL, or pass --models" >&2
         exit 2

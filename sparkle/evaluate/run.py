@@ -132,11 +132,15 @@ def _same_model(recorded: str, model: str) -> bool:
     return path.is_dir() and str(path.resolve()) == model
 
 
-def done_tasks(out_dir: str | os.PathLike[str], model: str) -> set[str]:
-    """Tasks of ``model`` that already have a results file under ``out_dir``."""
+def done_tasks(out_dir: str | os.PathLike[str], model: str, samples: int = DEFAULT_SAMPLES) -> set[str]:
+    """Tasks of ``model`` that already have results with ``samples`` samples per problem under ``out_dir``."""
     if not Path(out_dir).is_dir():
         return set()
-    return {r.task for r in collect_results([out_dir], tasks=TASKS) if _same_model(r.model, model)}
+    return {
+        r.task
+        for r in collect_results([out_dir], tasks=TASKS)
+        if _same_model(r.model, model) and r.samples == samples
+    }
 
 
 def lm_eval_command(
@@ -225,7 +229,7 @@ def plan_runs(
         write_task_folder(include / "sparkle_bench", samples=samples)
     runs = []
     for model in checked:
-        skipped = [] if force else sorted(done_tasks(out_dir, model) & set(names), key=names.index)
+        skipped = [] if force else sorted(done_tasks(out_dir, model, samples) & set(names), key=names.index)
         todo = [t for t in names if t not in skipped]
         length, gen = lengths(model, max_model_len, max_gen_toks)
         command = lm_eval_command(
