@@ -89,3 +89,49 @@ def test_shortcut_decides_the_common_cases() -> None:
     assert numeric_verdict("8\\sqrt{3}", "\\sqrt{192}") is True
     assert numeric_verdict("169\\pi", "163\\pi") is False
     assert numeric_verdict("\\frac{1}{3}", "0.333333") is None  # math-verify's rounding decides that one
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("11sqrt(5)+11", 11 * math.sqrt(5) + 11),
+        ("1/2pi", math.pi / 2),
+        ("2^-1", 0.5),
+        ("-2^2", -4.0),
+        ("1/2sqrt(3)", math.sqrt(3) / 2),
+        ("7.", 7.0),
+        ("2304pi", 2304 * math.pi),
+    ],
+)
+def test_normalised_text_values(text: str, value: float) -> None:
+    from sparkle.reward.numeric import text_value
+
+    got = text_value(text)
+    assert got is not None and got.real == pytest.approx(value)
+
+
+@pytest.mark.parametrize("text", ["015", "sqrt2", "x+1", "3/0", "5,400", "(18,6)", "pi2", "2^100", ""])
+def test_normalised_text_refusals(text: str) -> None:
+    from sparkle.reward.numeric import text_value
+
+    assert text_value(text) is None
+
+
+@pytest.mark.parametrize(
+    ("gt", "pred"),
+    [
+        ("9sqrt(2)", "8"),
+        ("sqrt(3)-1/2", "1/2"),
+        ("45pi", "13"),
+        ("pi/2", "1/2pi"),
+        ("2sqrt(10)", "sqrt(40)"),
+        ("15", "015"),
+        ("2pi", "pi2"),
+    ],
+)
+def test_clearly_different_is_sound_against_sympy(gt: str, pred: str) -> None:
+    from sparkle.reward.numeric import clearly_different
+    from sparkle.reward.symbolic import sympy_equal_worker
+
+    if clearly_different(gt, pred):
+        assert sympy_equal_worker(gt, pred) is False

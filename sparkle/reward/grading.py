@@ -19,7 +19,7 @@ from sparkle.reward.normalize import (
     str_is_int,
     strip_proper_commas,
 )
-from sparkle.reward.numeric import numeric_verdict
+from sparkle.reward.numeric import clearly_different, numeric_verdict
 from sparkle.reward.symbolic import (
     plain_number,
     sympy_allowed,
@@ -69,6 +69,8 @@ def _symbolic_equal(
     a, b = plain_number(gt), plain_number(given)
     if a is not None and b is not None:
         return a == b, False
+    if clearly_different(gt, given):
+        return False, False
     return _guarded("sympy_equal_worker", (gt, given), timeout, pool)
 
 

@@ -256,3 +256,141 @@ def numeric_verdict(gold: str, pred: str) -> bool | None:
         else:
             return None
     return verdict
+
+
+# ---- normalised-text arithmetic (the train grader's sympy input), for a sound "not equal" shortcut ----
+
+_TEXT_TOKEN = re.compile(r"(?:0|[1-9][0-9]*)(?:\.[0-9]*)?|\.[0-9]+|sqrt|pi|[-+*/^()]")
+
+
+def _text_tokens(s: str) -> list[str] | None:
+    out, pos = [], 0
+    while pos < len(s):
+        m = _TEXT_TOKEN.match(s, pos)
+        if m is None or m.end() == pos:
+            return None
+        tok = m.group(0)
+        if tok[0].isdigit() and pos + len(tok) < len(s) and s[pos + len(tok)].isdigit():
+            return None  # a leading zero ("015"): sympy's tokenizer reads 0 15, leave it to sympy
+        if tok == "." or (tok == "pi" and pos + 2 < len(s) and s[pos + 2].isalnum()):
+            return None  # "pi2" is one Python name to sympy's tokenizer
+        out.append(tok)
+        pos = m.end()
+    return out
+
+
+class _TextParser(_Parser):
+    """sympy ``parse_expr`` semantics (with implicit multiplication) for +-*/^, sqrt(), pi and numbers."""
+
+    def peek(self):  # type: ignore[override]
+        return self.t[self.i] if self.i < len(self.t) else None
+
+    def take_text(self, tok: str) -> None:
+        if self.peek() != tok:
+            raise _Refuse
+        self.i += 1
+
+    def expr(self) -> complex:  # type: ignore[override]
+        self.enter()
+        value = self.term()
+        while self.peek() in ("+", "-"):
+            op = self.t[self.i]
+            self.i += 1
+            rhs = self.term()
+            value = value + rhs if op == "+" else value - rhs
+        self.depth -= 1
+        return value
+
+    def term(self) -> complex:  # type: ignore[override]
+        value = self.unary()
+        while True:
+            tok = self.peek()
+            if tok in ("*", "/"):
+                self.i += 1
+                rhs = self.unary()
+                if tok == "/":
+                    if rhs == 0:
+                        raise _Refuse
+                    value /= rhs
+                else:
+                    value *= rhs
+            elif tok is not None and (tok in ("(", "sqrt", "pi") or tok[0].isdigit() or tok[0] == "."):
+                value *= self.power()
+            else:
+                return value
+
+    def unary(self) -> complex:  # type: ignore[override]
+        if self.peek() in ("-", "+"):
+            op = self.t[self.i]
+            self.i += 1
+            self.enter()
+            value = self.unary()
+            self.depth -= 1
+            return -value if op == "-" else value
+        return self.power()
+
+    def power(self) -> complex:  # type: ignore[override]
+        base = self.primary()
+        if self.peek() == "^":
+            self.i += 1
+            exponent = self.unary()  # "2^-1"; towers are refused by the sympy guard before we get here
+            if exponent.imag != 0 or abs(exponent.real) > MAX_EXPONENT or (base == 0 and exponent.real <= 0):
+                raise _Refuse
+            e = exponent.real
+            if e == int(e) and base.imag == 0:
+                return complex(base.real ** int(e))
+            if base.imag == 0 and base.real > 0:
+                return complex(base.real**e)
+            raise _Refuse
+        return base
+
+    def primary(self) -> complex:  # type: ignore[override]
+        tok = self.peek()
+        if tok is None:
+            raise _Refuse
+        if tok == "(":
+            self.i += 1
+            value = self.expr()
+            self.take_text(")")
+            return value
+        if tok == "pi":
+            self.i += 1
+            return complex(math.pi)
+        if tok == "sqrt":
+            self.i += 1
+            self.take_text("(")
+            value = self.expr()
+            self.take_text(")")
+            if value.imag != 0 or value.real < 0:
+                raise _Refuse
+            return complex(math.sqrt(value.real))
+        if tok[0].isdigit() or tok[0] == ".":
+            self.i += 1
+            return complex(float(tok))
+        raise _Refuse
+
+
+def text_value(s: str) -> complex | None:
+    """Value of a normalised answer such as ``11sqrt(5)+11`` or ``1/2pi`` read as sympy reads it; else None."""
+    if not s or len(s) > MAX_CHARS:
+        return None
+    tokens = _text_tokens(s)
+    if not tokens:
+        return None
+    try:
+        parser = _TextParser(tokens)  # type: ignore[arg-type]
+        value = parser.expr()
+        if parser.peek() is not None:
+            return None
+    except (_Refuse, OverflowError, ZeroDivisionError, ValueError):
+        return None
+    return value if cmath.isfinite(value) else None
+
+
+def clearly_different(a: str, b: str) -> bool:
+    """True when two normalised answers are numbers that differ beyond any rounding: then sympy's
+    ``simplify((a)-(b))`` cannot be 0, so the train grader's verdict is "not equal" without sympy."""
+    va, vb = text_value(a), text_value(b)
+    if va is None or vb is None:
+        return False
+    return abs(va - vb) > 1e-9 * max(1.0, abs(va), abs(vb))
