@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 
+from rich.console import Console
 from rich.logging import RichHandler
 
 _CONFIGURED = False
@@ -16,7 +17,7 @@ def setup_logging(level: str | int | None = None) -> None:
     if _CONFIGURED:
         return
     level = level or os.environ.get("SPARKLE_LOG_LEVEL", "INFO")
-    handler = RichHandler(show_path=False, rich_tracebacks=False, markup=False)
+    handler = RichHandler(console=Console(stderr=True), show_path=False, rich_tracebacks=False, markup=False)
     logging.basicConfig(level=level, format="%(message)s", datefmt="[%X]", handlers=[handler])
     _CONFIGURED = True
 
