@@ -240,7 +240,14 @@ def numeric_verdict(gold: str, pred: str) -> bool | None:
     same way); anything in between is left to math-verify.
     """
     a, b = _split_top_level(gold), _split_top_level(pred)
-    if a is None or b is None or a[0] != b[0] or len(a[1]) != len(b[1]):
+    if a is None or b is None:
+        return None
+    if a[0] != b[0] or len(a[1]) != len(b[1]):
+        # a number against a tuple, or tuples of different lengths: never equal for math-verify, as long
+        # as every item is plain arithmetic (so neither side can parse into something else)
+        items = a[1] + b[1]
+        if max(len(a[1]), len(b[1])) >= 2 and all(evaluate_latex(t) is not None for t in items):
+            return False
         return None
     verdict = True
     for x_text, y_text in zip(a[1], b[1], strict=True):
