@@ -33,9 +33,23 @@ def _env() -> dict[str, str]:
     return env
 
 
+def _checkpoint(folder: Path, tmp_path_factory: pytest.TempPathFactory) -> SimpleNamespace:
+    step = folder / "global_step_1"
+    legacy = tmp_path_factory.mktemp("legacy") / "global_step_1"
+    shutil.copytree(step, legacy)
+    shutil.rmtree(legacy / "actor" / "huggingface")
+    (legacy / "actor" / "fsdp_config.json").unlink()
+    return SimpleNamespace(
+        step=step, actor=step / "actor", legacy=legacy, trained=torch.load(folder / "trained_full.pt")
+    )
+
+
 @pytest.fixture(scope="module")
 def ckpt(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> SimpleNamespace:
-    """A verl FSDP2 checkpoint after one AdamW step, its trained full weights, and a shards-only copy."""
+    """An FSDP2 verl checkpoint after one AdamW step, its trained full weights, and a shards-only copy.
+
+    ``ckpt.fsdp1`` holds the same for an FSDP1-wrapped run (what the 2025 verl fork trained with).
+    """
     root = tmp_path_factory.mktemp("fsdp_ckpt")
     cmd = [
         sys.executable,
@@ -49,18 +63,10 @@ def ckpt(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Simp
     ]
     proc = subprocess.run(cmd, env=_env(), capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    step = root / "global_step_1"
-    legacy = tmp_path_factory.mktemp("legacy") / "global_step_1"
-    shutil.copytree(step, legacy)
-    shutil.rmtree(legacy / "actor" / "huggingface")
-    (legacy / "actor" / "fsdp_config.json").unlink()
-    return SimpleNamespace(
-        step=step,
-        actor=step / "actor",
-        legacy=legacy,
-        trained=torch.load(root / "trained_full.pt"),
-        initial=load_file(str(tiny_model_dir / "model.safetensors")),
-    )
+    ckpt = _checkpoint(root, tmp_path_factory)
+    ckpt.fsdp1 = _checkpoint(root / "fsdp1", tmp_path_factory)
+    ckpt.initial = load_file(str(tiny_model_dir / "model.safetensors"))
+    return ckpt
 
 
 def _assert_weights(out: Path, trained: dict[str, torch.Tensor], dtype: torch.dtype) -> None:
@@ -139,6 +145,15 @@ def test_2025_layout_takes_config_and_tokenizer_from_base_model(ckpt, tiny_model
         "<|im_start|>system"
     )
     assert (out / "generation_config.json").is_file()
+
+
+@pytest.mark.parametrize(("legacy", "merger"), [(False, "verl.model_merger"), (True, "sparkle")])
+def test_fsdp1_checkpoint_in_both_layouts(ckpt, tiny_model_dir, tmp_path, legacy, merger):
+    source = ckpt.fsdp1.legacy if legacy else ckpt.fsdp1.step
+    assert json.loads((ckpt.fsdp1.actor / "fsdp_config.json").read_text())["FSDP_version"] == 1
+    result = convert_checkpoint(source, tmp_path / "hf", base_model=str(tiny_model_dir) if legacy else None)
+    assert result.merger == merger
+    _assert_weights(tmp_path / "hf", ckpt.fsdp1.trained, torch.bfloat16)
 
 
 def test_fsdp2hf_script_original_flags(ckpt, tiny_model_dir, tmp_path):
