@@ -95,6 +95,9 @@ HOSTILE = [
     ("math_verify", "(10^10)!"),
     ("math_verify", "(" * 5000 + "1" + ")" * 5000),
     ("math_verify", "\x00\x01\xff binary \\boxed{"),
+    ("math_verify", "1" + ",000" * 30000),  # 90,001 digits: past Python's int-string limit
+    ("eval", "1" + ",000" * 30000),
+    ("train", "1" + "0" * 400 + ".5"),  # overflows a float
 ]
 
 

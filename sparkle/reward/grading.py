@@ -149,7 +149,7 @@ def eval_equal(given: str | None, gt: str, timeout: float | None = None, pool: G
 
 
 _MV_INT = re.compile(r"-?[0-9]{1,40}")
-_MV_THOUSANDS = re.compile(r"-?[1-9][0-9]{0,2}(?:,[0-9]{3})+")
+_MV_THOUSANDS = re.compile(r"-?[1-9][0-9]{0,2}(?:,[0-9]{3}){1,12}")
 
 
 def _mv_number(s: str, allow_commas: bool) -> tuple[Fraction, bool] | None:
