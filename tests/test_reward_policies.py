@@ -104,3 +104,14 @@ def test_answer_key_groups_equal_answers(answers: list[str], same: bool) -> None
     keys = {answer_key(a) for a in answers}
     assert (len(keys) == 1) is same
     assert answer_key(None) == ""
+
+
+def test_ground_truth_containers() -> None:
+    import numpy as np
+
+    response = "\\boxed{27}"
+    assert grade(response, np.array(["12", "27"], dtype=object), "train").correct
+    assert grade(response, np.int64(27), "eval").correct
+    assert grade(response, 27.0, "eval").correct
+    assert grade(response, (["26"], ["27"]), "train").correct
+    assert grade(response, None, "train").correct is False

@@ -230,6 +230,21 @@ def math_verify_equal(
     return _guarded("math_verify_worker", (gt, given, None), timeout, pool)
 
 
+def ground_truths(ground_truth: object) -> list:
+    """The acceptable answers: a str, a number, or a list / tuple / numpy array of them (verl hands list
+    columns over as numpy arrays)."""
+    if isinstance(ground_truth, (str, bytes)):
+        return [ground_truth.decode() if isinstance(ground_truth, bytes) else ground_truth]
+    if hasattr(ground_truth, "tolist") and not isinstance(ground_truth, (list, tuple)):
+        ground_truth = ground_truth.tolist()  # numpy array or scalar
+    if isinstance(ground_truth, (list, tuple, set)):
+        flat: list = []
+        for item in ground_truth:
+            flat.extend(ground_truths(item) if isinstance(item, (list, tuple)) else [item])
+        return flat
+    return [ground_truth]
+
+
 def answers_match(
     given: str | None,
     ground_truth: object,
@@ -239,7 +254,7 @@ def answers_match(
     pool: GuardedPool | None = None,
 ) -> tuple[bool, bool]:
     """Whether ``given`` matches any of the ground truths under ``policy``: ``(correct, timed_out)``."""
-    truths = ground_truth if isinstance(ground_truth, (list, tuple)) else [ground_truth]
+    truths = ground_truths(ground_truth)
     timed_out = False
     for raw in truths:
         if raw is None:
