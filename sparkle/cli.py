@@ -19,6 +19,7 @@ from sparkle.log import setup_logging
 COMMAND_MODULES: tuple[str, ...] = (
     "sparkle.data.cli",
     "sparkle.reward.cli",
+    "sparkle.train.cli",
     "sparkle.probes.cli",
     "sparkle.evaluate.cli",
     "sparkle.checkpoints.cli",

@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# SparkleRL Stage 2 mix: hard problems mixed with easier dsr40k ones, reward spk_h. Continues from the merged Stage-1 model.
+#
+# Usage: scripts/train/stage_two_mix.sh [--model DIR (default $PATH_TO_STAGE_ONE_MODEL)] [--nnodes N] [--gpus-per-node G] [--dry-run] [HYDRA_OVERRIDES...]
+#   --dry-run        print the fully composed config and the exact launch command; start nothing
+#   --nnodes N       run on N nodes of a Ray cluster: `ray start --head` on this node, then
+#                    `ray start --address=<this-node-ip>:6379` on each other node, then run this script here
+#                    (or export RAY_ADDRESS=<head-ip>:6379 to join an existing cluster)
+#   HYDRA_OVERRIDES  any verl key, e.g. trainer.total_training_steps=10 (later values win)
+# Environment: PYTHON (default python3); data files in data/ (built by `sparkle data ...`); logs in $LOG_DIR (default logs/);
+# checkpoints in checkpoints/sparkle/<experiment>; a rerun resumes from the latest one. wandb is used when
+# WANDB_API_KEY is set or `wandb login` was run, console logging otherwise.
+set -euo pipefail
+
+# Hyperparameters (SPEC §6; the same values as configs/stage_two_mix.yaml, which the tests check against the paper)
+train_batch_size=128
+max_prompt_length=1024
+max_response_length=3000
+n_resp_per_prompt=32
+temperature=0.6
+lr=1e-6
+ppo_mini_batch_size=64
+ppo_max_token_len_per_gpu=32768
+kl_loss_coef=0.01
+entropy_coeff=0.001
+val_n=16
+total_epochs=350
+save_freq=800
+test_freq=20
+
+repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+exec "${PYTHON:-python3}" -m sparkle.train.launch "$repo_root/configs/stage_two_mix.yaml" --model-env PATH_TO_STAGE_ONE_MODEL --local-model \
+    data.train_batch_size="$train_batch_size" \
+    data.max_prompt_length="$max_prompt_length" \
+    data.max_response_length="$max_response_length" \
+    actor_rollout_ref.rollout.n="$n_resp_per_prompt" \
+    actor_rollout_ref.rollout.temperature="$temperature" \
+    actor_rollout_ref.actor.optim.lr="$lr" \
+    actor_rollout_ref.actor.ppo_mini_batch_size="$ppo_mini_batch_size" \
+    actor_rollout_ref.actor.ppo_max_token_len_per_gpu="$ppo_max_token_len_per_gpu" \
+    actor_rollout_ref.actor.kl_loss_coef="$kl_loss_coef" \
+    actor_rollout_ref.actor.entropy_coeff="$entropy_coeff" \
+    actor_rollout_ref.rollout.val_kwargs.n="$val_n" \
+    trainer.total_epochs="$total_epochs" \
+    trainer.save_freq="$save_freq" \
+    trainer.test_freq="$test_freq" \
+    "$@"

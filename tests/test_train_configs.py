@@ -1,0 +1,264 @@
+"""The stage configs: composed by Hydra on the installed verl's ``ppo_trainer``, accepted by verl's own
+``validate_config``, and equal to SPEC §6 value by value; the shell scripts name the same values; verl's
+``main_ppo --cfg job`` composes the launch command the scripts build; the ``verl/`` folder stays a boundary."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from sparkle.errors import SparkleError
+
+pytestmark = pytest.mark.slow
+
+STAGE_TWO = ("stage_two_aug", "stage_two_hard", "stage_two_mix")
+STAGES = ("stage_one", *STAGE_TWO)
+
+# SPEC §6, one row per value, the same for every stage.
+COMMON = [
+    ("algorithm.adv_estimator", "grpo"),
+    ("data.train_batch_size", 128),
+    ("data.max_prompt_length", 1024),
+    ("data.max_response_length", 3000),
+    ("data.val_files", "data/sparkle_aime2024.parquet"),
+    ("data.seed", 1),
+    ("data.filter_overlong_prompts", True),
+    ("data.shuffle", True),
+    ("actor_rollout_ref.rollout.n", 32),
+    ("actor_rollout_ref.rollout.temperature", 0.6),
+    ("actor_rollout_ref.actor.optim.lr", 1e-6),
+    ("actor_rollout_ref.actor.ppo_mini_batch_size", 64),
+    ("actor_rollout_ref.actor.use_dynamic_bsz", True),
+    ("actor_rollout_ref.actor.ppo_max_token_len_per_gpu", 32768),
+    ("actor_rollout_ref.actor.use_kl_loss", True),
+    ("actor_rollout_ref.actor.kl_loss_type", "low_var_kl"),
+    ("actor_rollout_ref.actor.entropy_coeff", 0.001),
+    ("actor_rollout_ref.model.use_remove_padding", True),
+    ("actor_rollout_ref.model.enable_gradient_checkpointing", True),
+    ("actor_rollout_ref.rollout.name", "vllm"),
+    ("actor_rollout_ref.rollout.tensor_model_parallel_size", 1),
+    ("actor_rollout_ref.rollout.gpu_memory_utilization", 0.8),
+    ("actor_rollout_ref.ref.fsdp_config.param_offload", True),
+    ("actor_rollout_ref.rollout.val_kwargs.n", 16),
+    ("actor_rollout_ref.rollout.val_kwargs.do_sample", True),
+    ("actor_rollout_ref.rollout.val_kwargs.temperature", 0.6),
+    ("trainer.test_freq", 20),
+    ("trainer.nnodes", 1),
+    ("trainer.n_gpus_per_node", 8),
+    ("trainer.resume_mode", "auto"),
+    ("trainer.val_before_train", True),
+    ("reward.custom_reward_function.path", "pkg://sparkle.reward"),
+    ("reward.custom_reward_function.name", "compute_score"),
+    ("reward.custom_reward_function.reward_kwargs.policy", "train"),
+    # the ignored legacy key must stay unset, so nothing looks configured that verl 0.9 drops
+    ("custom_reward_function.path", None),
+]
+PER_STAGE = {
+    "stage_one": [
+        ("data.train_files", "data/sparkle_dsr40k.parquet"),
+        ("actor_rollout_ref.actor.kl_loss_coef", 0.001),
+        ("trainer.total_epochs", 30),
+        ("trainer.save_freq", 80),
+        ("reward.custom_reward_function.reward_kwargs.reward_type", "spk_h"),
+    ],
+    "stage_two_aug": [
+        ("data.train_files", "data/sparkle_hardmath_aug_all_train.parquet"),
+        ("reward.custom_reward_function.reward_kwargs.reward_type", "spk_h_aug"),
+    ],
+    "stage_two_hard": [
+        ("data.train_files", "data/sparkle_hardmath_hard_train.parquet"),
+        ("reward.custom_reward_function.reward_kwargs.reward_type", "spk_h"),
+    ],
+    "stage_two_mix": [
+        ("data.train_files", "data/sparkle_hardmath_mix_train.parquet"),
+        ("reward.custom_reward_function.reward_kwargs.reward_type", "spk_h"),
+    ],
+}
+for _stage in STAGE_TWO:
+    PER_STAGE[_stage] += [
+        ("actor_rollout_ref.actor.kl_loss_coef", 0.01),
+        ("trainer.total_epochs", 350),
+        ("trainer.save_freq", 800),
+    ]
+CASES = [(stage, key, value) for stage in STAGES for key, value in COMMON + PER_STAGE[stage]]
+
+_composed: dict[str, object] = {}
+
+
+def composed(stage: str, tiny_model_dir: Path):
+    """Each stage composed once per test session (with the tiny model as Stage 2's start)."""
+    from sparkle.train.compose import compose_config
+
+    if stage not in _composed:
+        overrides = [f"actor_rollout_ref.model.path={tiny_model_dir}"] if stage in STAGE_TWO else []
+        _composed[stage] = compose_config(stage, overrides)
+    return _composed[stage]
+
+
+@pytest.mark.parametrize(("stage", "key", "expected"), CASES, ids=[f"{s}:{k}" for s, k, _ in CASES])
+def test_resolved_value_matches_spec(stage: str, key: str, expected, tiny_model_dir: Path) -> None:
+    from omegaconf import OmegaConf
+
+    value = OmegaConf.select(composed(stage, tiny_model_dir), key, throw_on_missing=True)
+    if isinstance(expected, float):
+        assert value == pytest.approx(expected, rel=1e-12)
+    else:
+        assert value == expected
+        assert type(value) is type(expected)
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_stage_passes_verls_validate_config(stage: str, tiny_model_dir: Path) -> None:
+    from sparkle.train.compose import validate
+
+    validate(composed(stage, tiny_model_dir))
+
+
+def test_stage_one_starts_from_the_registry_base_model(tiny_model_dir: Path) -> None:
+    from sparkle.registry import BASE_MODEL
+
+    assert composed("stage_one", tiny_model_dir).actor_rollout_ref.model.path == BASE_MODEL
+
+
+def test_stage_two_model_comes_from_the_environment(monkeypatch, tiny_model_dir: Path) -> None:
+    from sparkle.train.compose import compose_config, model_path
+
+    monkeypatch.delenv("PATH_TO_STAGE_ONE_MODEL", raising=False)
+    assert model_path(compose_config("stage_two_hard")) is None
+    monkeypatch.setenv("PATH_TO_STAGE_ONE_MODEL", str(tiny_model_dir))
+    assert model_path(compose_config("stage_two_hard")) == str(tiny_model_dir)
+
+
+def test_config_by_path_and_by_name_agree(repo_root: Path, tiny_model_dir: Path) -> None:
+    from omegaconf import OmegaConf
+
+    from sparkle.train.compose import compose_config
+
+    by_path = compose_config(repo_root / "configs" / "stage_one.yaml")
+    assert OmegaConf.to_container(by_path) == OmegaConf.to_container(composed("stage_one", tiny_model_dir))
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        # a misspelled key names the key, verl's `+` hint and the closest real key
+        ("actor_rollout_ref.actor.entropy_coef=0.1", "Did you mean actor_rollout_ref.actor.entropy_coeff?"),
+        ("trainer.total_epoch=3", "Did you mean trainer.total_epochs?"),
+        ("actor_rollout_ref.rollout.n_val=16", "actor_rollout_ref.rollout.n_val"),
+        ("data.train_batch_size", "data.train_batch_size"),
+    ],
+)
+def test_bad_override_is_a_clear_error(override: str, message: str) -> None:
+    from sparkle.train.compose import compose_config
+
+    with pytest.raises(SparkleError) as error:
+        compose_config("stage_one", [override])
+    assert message in str(error.value)
+    assert "\n" not in str(error.value)
+
+
+def test_unknown_config_is_a_clear_error(tmp_path: Path) -> None:
+    from sparkle.train.compose import compose_config
+
+    with pytest.raises(SparkleError, match="stage_three.*not found.*stage_one"):
+        compose_config("stage_three")
+    with pytest.raises(SparkleError, match="not found"):
+        compose_config(tmp_path / "absent.yaml")
+
+
+def test_verl_rejection_becomes_a_sparkle_error(tiny_model_dir: Path) -> None:
+    from sparkle.train.compose import compose_config, validate
+
+    cfg = compose_config(
+        "stage_one",
+        [
+            "actor_rollout_ref.actor.use_dynamic_bsz=false",
+            "actor_rollout_ref.actor.ppo_micro_batch_size_per_gpu=4",
+            "trainer.n_gpus_per_node=7",
+        ],
+    )
+    with pytest.raises(SparkleError, match="validate_config.*divisible"):
+        validate(cfg)
+
+
+@pytest.mark.parametrize(
+    ("groups", "expected"),
+    [
+        ([["a=1", "b=2"], ["a=3"]], ["b=2", "a=3"]),
+        ([["+x.y=1"], ["x.y=2"]], ["x.y=2"]),
+        ([["a=1"], [], ["c=[1,2]", "a=1"]], ["c=[1,2]", "a=1"]),
+        ([["~trainer.logger"], ["trainer.logger=[console]"]], ["trainer.logger=[console]"]),
+    ],
+)
+def test_merge_overrides_keeps_the_last_value_per_key(groups, expected) -> None:
+    from sparkle.train.compose import merge_overrides
+
+    assert merge_overrides(*groups) == expected
+
+
+SCRIPT_VAR = re.compile(r"^([a-z_]+)=([^\s$]+)$", re.M)
+SCRIPT_OVERRIDE = re.compile(r'^\s+([\w.]+)="\$(\w+)"', re.M)
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_script_hyperparameters_equal_the_config(stage: str, repo_root: Path, tiny_model_dir: Path) -> None:
+    """The variables at the top of each launch script are the config's values (one fact, checked twice)."""
+    from omegaconf import OmegaConf
+
+    text = (repo_root / "scripts" / "train" / f"{stage}.sh").read_text()
+    variables = dict(SCRIPT_VAR.findall(text))
+    overrides = SCRIPT_OVERRIDE.findall(text)
+    assert len(overrides) >= 14
+    cfg = composed(stage, tiny_model_dir)
+    for key, var in overrides:
+        assert float(variables[var]) == pytest.approx(float(OmegaConf.select(cfg, key))), key
+    assert f"configs/{stage}.yaml" in text
+
+
+def test_launch_command_composes_in_verls_own_main_ppo(
+    tmp_path: Path, tiny_model_dir: Path, monkeypatch
+) -> None:
+    """`main_ppo --cfg job` (no Ray, no trainer) resolves the exact command the scripts run to SPEC values."""
+    import yaml
+
+    from sparkle.train.launch import plan_launch
+
+    monkeypatch.chdir(tmp_path)
+    plan = plan_launch(
+        "stage_two_aug", ["trainer.total_epochs=7"], model=str(tiny_model_dir), local_model=True, nnodes=2
+    )
+    result = subprocess.run(
+        [*plan.command, "--cfg", "job"], capture_output=True, text=True, timeout=240, cwd=tmp_path
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    job = yaml.safe_load(result.stdout)
+    assert plan.command[:3] == [sys.executable, "-m", "verl.trainer.main_ppo"]
+    assert job["actor_rollout_ref"]["actor"]["kl_loss_coef"] == 0.01
+    assert job["actor_rollout_ref"]["actor"]["entropy_coeff"] == 0.001
+    assert job["actor_rollout_ref"]["rollout"]["val_kwargs"]["n"] == 16
+    assert job["actor_rollout_ref"]["model"]["path"] == str(tiny_model_dir)
+    assert job["reward"]["custom_reward_function"]["reward_kwargs"]["reward_type"] == "spk_h_aug"
+    assert job["trainer"]["total_epochs"] == 7
+    assert job["trainer"]["nnodes"] == 2
+    assert job["data"]["train_files"] == str(tmp_path / "data" / "sparkle_hardmath_aug_all_train.parquet")
+    assert job["trainer"]["default_local_dir"] == str(
+        tmp_path / "checkpoints" / "sparkle" / "sparkle_stage_two_aug"
+    )
+
+
+def test_verl_folder_is_the_engine_boundary(repo_root: Path) -> None:
+    folder = repo_root / "verl"
+    assert not [p for p in folder.rglob("*.py")]
+    requirements = (folder / "requirements-gpu.txt").read_text()
+    pyproject = (repo_root / "pyproject.toml").read_text()
+    pinned = re.search(r"^verl\[vllm\]==([\d.]+)$", requirements, re.M)
+    assert pinned and f'"verl[vllm]=={pinned.group(1)}"' in pyproject
+    assert f'"verl=={pinned.group(1)}"' in pyproject
+    import verl
+
+    assert verl.__version__ == pinned.group(1)
+    assert "site-packages" in verl.__file__
