@@ -7,7 +7,8 @@ root) over a gloo process group, takes one AdamW step, and saves through verl's 
 ``FSDPCheckpointManager`` into ``OUT_DIR/global_step_1/actor``. Rank 0 also writes the trained full
 weights (fp32) to ``OUT_DIR/trained_full.pt`` so a test can compare a conversion tensor by tensor.
 The same is then done with FSDP1 (wrapped per decoder layer, with a device mesh, like the 2025 verl
-fork) into ``OUT_DIR/fsdp1/``.
+fork) into ``OUT_DIR/fsdp1/``, and with FSDP2 on a copy of the model with an odd vocabulary (uneven
+shards; the copy is ``OUT_DIR/uneven_base``) into ``OUT_DIR/uneven/``.
 """
 
 from __future__ import annotations
@@ -91,7 +92,27 @@ def main(model_dir: str, out_dir: str) -> None:
     mesh = init_device_mesh("cpu", (dist.get_world_size(),), mesh_dim_names=("fsdp",))
     train_and_save(model_dir, Path(out_dir), 2, mesh)
     train_and_save(model_dir, Path(out_dir) / "fsdp1", 1, mesh)
+
+    # Uneven shards: an odd vocabulary (485 rows) splits 243 / 242 across the two ranks.
+    uneven_base = Path(out_dir) / "uneven_base"
+    if dist.get_rank() == 0:
+        write_odd_vocab_model(model_dir, uneven_base)
+    dist.barrier()
+    train_and_save(str(uneven_base), Path(out_dir) / "uneven", 2, mesh)
     dist.destroy_process_group()
+
+
+def write_odd_vocab_model(model_dir: str, out: Path) -> None:
+    """Copy of the model with one more (odd-numbered) vocabulary row, saved with its tokenizer."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    torch.manual_seed(0)
+    model = AutoModelForCausalLM.from_pretrained(model_dir, dtype=torch.float32)
+    vocab = model.config.vocab_size + 1 if model.config.vocab_size % 2 == 0 else model.config.vocab_size
+    model.resize_token_embeddings(vocab, mean_resizing=False)
+    model.save_pretrained(out)
+    AutoTokenizer.from_pretrained(model_dir).save_pretrained(out)
 
 
 if __name__ == "__main__":

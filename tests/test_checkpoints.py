@@ -65,6 +65,8 @@ def ckpt(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Simp
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     ckpt = _checkpoint(root, tmp_path_factory)
     ckpt.fsdp1 = _checkpoint(root / "fsdp1", tmp_path_factory)
+    ckpt.uneven = _checkpoint(root / "uneven", tmp_path_factory)
+    ckpt.uneven.base = root / "uneven_base"
     ckpt.initial = load_file(str(tiny_model_dir / "model.safetensors"))
     return ckpt
 
@@ -154,6 +156,19 @@ def test_fsdp1_checkpoint_in_both_layouts(ckpt, tiny_model_dir, tmp_path, legacy
     result = convert_checkpoint(source, tmp_path / "hf", base_model=str(tiny_model_dir) if legacy else None)
     assert result.merger == merger
     _assert_weights(tmp_path / "hf", ckpt.fsdp1.trained, torch.bfloat16)
+
+
+@pytest.mark.parametrize(("legacy", "merger"), [(False, "verl.model_merger"), (True, "sparkle")])
+def test_uneven_shards(ckpt, tmp_path, legacy, merger):
+    shard = torch.load(ckpt.uneven.actor / "model_world_size_2_rank_1.pt", weights_only=False)
+    assert (
+        shard["model.embed_tokens.weight"].to_local().shape[0] * 2 + 1
+        == shard["model.embed_tokens.weight"].shape[0]
+    )
+    source = ckpt.uneven.legacy if legacy else ckpt.uneven.step
+    result = convert_checkpoint(source, tmp_path / "hf", base_model=str(ckpt.uneven.base) if legacy else None)
+    assert result.merger == merger
+    _assert_weights(tmp_path / "hf", ckpt.uneven.trained, torch.bfloat16)
 
 
 def test_fsdp2hf_script_original_flags(ckpt, tiny_model_dir, tmp_path):
