@@ -112,6 +112,11 @@ def download(
         raise SparkleError(
             f"cannot download {name!r} ({repo.repo_id}): the Hub answered {e}; rerun to resume"
         ) from e
+    except (OSError, *_network_errors()) as e:
+        raise SparkleError(
+            f"cannot download {name!r} ({repo.repo_id}): {type(e).__name__}: {e}; check the network and disk "
+            "space, then rerun (partial downloads resume)"
+        ) from e
     return Path(path)
 
 
