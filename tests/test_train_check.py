@@ -305,3 +305,45 @@ def test_stage_two_check_without_a_model(stage_data: Path, monkeypatch) -> None:
             "stage_two_hard",
             [f"data.train_files={stage_data / 'data' / 'sparkle_hardmath_hard_train.parquet'}"],
         )
+
+
+@pytest.mark.shared
+def test_check_on_real_training_problems(shared_data: Path, tiny_model_dir: Path, tmp_path: Path) -> None:
+    """Stage-1 files built from real DeepScaleR problems (its AIME component) and the real AIME 2024 pass."""
+    from sparkle.data.stage_one import build_stage_one
+    from sparkle.train.check import run_check
+
+    build_stage_one(
+        tmp_path,
+        shared_data / "deepscaler_train_components" / "deepscaler_train_aime.json",
+        shared_data / "aime2024" / "aime2024.normalized.jsonl",
+    )
+    report = run_check(
+        "stage_one",
+        [
+            f"actor_rollout_ref.model.path={tiny_model_dir}",
+            f"data.train_files={tmp_path / 'sparkle_dsr40k.parquet'}",
+            f"data.val_files={tmp_path / 'sparkle_aime2024.parquet'}",
+        ],
+    )
+    assert report.train_rows == 975 and 0 < report.train_rows_kept <= 975
+    assert (report.val_rows, report.val_rows_kept) == (30, 30)
+    assert report.steps_per_epoch == report.train_rows_kept // 128
+    assert report.reward_scores["reference"] == 2.0 and report.reward_scores["val reference"] == 1.0
+
+
+def test_check_applies_the_trainers_row_caps(stage_data: Path, tiny_model_dir: Path) -> None:
+    """The smoke recipe: verl's own train/val_max_samples caps, --max-rows below them, fixed step count."""
+    from sparkle.train.check import run_check
+
+    report = run_check("smoke", [*_overrides(stage_data, tiny_model_dir), "data.val_max_samples=2"])
+    assert (report.train_rows, report.train_rows_kept, report.val_rows, report.val_rows_kept) == (
+        130,
+        130,
+        2,
+        2,
+    )
+    assert (report.gpus, report.rollouts_per_step, report.total_steps, report.fixed_steps) == (1, 32, 4, True)
+    assert "steps             4 (trainer.total_training_steps; 16 / epoch)" in report.summary()
+    capped = run_check("smoke", _overrides(stage_data, tiny_model_dir), max_rows=24)
+    assert (capped.train_rows_kept, capped.val_rows_kept, capped.steps_per_epoch) == (24, 3, 3)

@@ -111,11 +111,43 @@ def test_resolved_value_matches_spec(stage: str, key: str, expected, tiny_model_
         assert type(value) is type(expected)
 
 
-@pytest.mark.parametrize("stage", STAGES)
+@pytest.mark.parametrize("stage", [*STAGES, "smoke"])
 def test_stage_passes_verls_validate_config(stage: str, tiny_model_dir: Path) -> None:
     from sparkle.train.compose import validate
 
     validate(composed(stage, tiny_model_dir))
+
+
+def test_smoke_recipe_is_small_and_otherwise_stage_one(tiny_model_dir: Path) -> None:
+    """One GPU, n = 4, a few steps; everything it does not scale down is Stage 1's."""
+    from omegaconf import OmegaConf
+
+    smoke = composed("smoke", tiny_model_dir)
+    assert (
+        smoke.trainer.n_gpus_per_node,
+        smoke.actor_rollout_ref.rollout.n,
+        smoke.trainer.total_training_steps,
+    ) == (
+        1,
+        4,
+        4,
+    )
+    scaled = {
+        "data.train_batch_size",
+        "data.max_response_length",
+        "actor_rollout_ref.actor.ppo_mini_batch_size",
+        "actor_rollout_ref.actor.ppo_max_token_len_per_gpu",
+        "actor_rollout_ref.rollout.n",
+        "actor_rollout_ref.rollout.gpu_memory_utilization",
+        "actor_rollout_ref.rollout.val_kwargs.n",
+        "trainer.n_gpus_per_node",
+        "trainer.save_freq",
+        "trainer.test_freq",
+        "trainer.total_epochs",
+    }
+    for key, value in COMMON + PER_STAGE["stage_one"]:
+        if key not in scaled:
+            assert OmegaConf.select(smoke, key) == value, key
 
 
 def test_stage_one_starts_from_the_registry_base_model(tiny_model_dir: Path) -> None:

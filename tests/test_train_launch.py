@@ -252,3 +252,21 @@ def test_run_plan_tees_the_output_to_the_log(tmp_path: Path, capsys) -> None:
     assert run_plan(plan) == 3
     assert capsys.readouterr().out == "step 1\noops\n"
     assert plan.log_path.read_text() == "$ " + shlex.join(command) + "\nstep 1\noops\n"
+
+
+def test_cli_takes_options_and_overrides_in_any_order() -> None:
+    from sparkle.cli import build_parser
+
+    args = build_parser().parse_args(
+        ["train", "check", "--print-config", "stage_one", "a=1", "--max-rows", "3", "b=2"]
+    )
+    assert (args.config, args.overrides, args.print_config, args.max_rows) == (
+        "stage_one",
+        ["a=1", "b=2"],
+        True,
+        3,
+    )
+    args = build_parser().parse_args(
+        ["train", "launch", "stage_two_aug", "x=1", "--dry-run", "--nnodes", "2", "y=2"]
+    )
+    assert (args.overrides, args.dry_run, args.nnodes) == (["x=1", "y=2"], True, 2)

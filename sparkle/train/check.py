@@ -42,6 +42,7 @@ class CheckReport:
     val_rows_kept: int
     steps_per_epoch: int
     total_steps: int
+    fixed_steps: bool = False
     reward_scores: dict[str, float] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
 
@@ -61,7 +62,9 @@ class CheckReport:
             f"train rows        {self.train_rows_kept} of {self.train_rows} kept after overlong filtering",
             f"val rows          {self.val_rows_kept} of {self.val_rows} x {c.actor_rollout_ref.rollout.val_kwargs.n}"
             " samples",
-            f"steps             {self.steps_per_epoch} / epoch x {c.trainer.total_epochs} epochs = "
+            f"steps             {self.total_steps} (trainer.total_training_steps; {self.steps_per_epoch} / epoch)"
+            if self.fixed_steps
+            else f"steps             {self.steps_per_epoch} / epoch x {c.trainer.total_epochs} epochs = "
             f"{self.total_steps}",
             "reward            "
             + ", ".join(f"{k} {v:g}" for k, v in self.reward_scores.items())
@@ -298,8 +301,12 @@ def run_check(
     scores.update({f"val {k}": v for k, v in val_scores.items()})
 
     tokenizer = load_tokenizer(model_path(cfg))
-    train_set = build_dataset(train_files, cfg, tokenizer, is_train=True, max_rows=max_rows)
-    val_set = build_dataset(val_files, cfg, tokenizer, is_train=False, max_rows=max_rows)
+    # the trainer's own row caps (data.train_max_samples / val_max_samples) unless --max-rows asks for fewer
+    train_cap, val_cap = (int(cfg.data.get(k, -1) or -1) for k in ("train_max_samples", "val_max_samples"))
+    train_cap = max_rows if max_rows > 0 and (train_cap <= 0 or max_rows < train_cap) else train_cap
+    val_cap = max_rows if max_rows > 0 and (val_cap <= 0 or max_rows < val_cap) else val_cap
+    train_set = build_dataset(train_files, cfg, tokenizer, is_train=True, max_rows=train_cap)
+    val_set = build_dataset(val_files, cfg, tokenizer, is_train=False, max_rows=val_cap)
     if len(train_set) == 0 or len(val_set) == 0:
         raise SparkleError(
             f"no {'train' if len(train_set) == 0 else 'val'} prompt fits data.max_prompt_length="
@@ -308,7 +315,7 @@ def run_check(
     item = train_set[0]
     if not item.get("raw_prompt"):
         raise SparkleError(f"verl's dataset gives no raw_prompt for {train_files[0]}, row 0")
-    considered = len(train_rows) if max_rows <= 0 else min(max_rows, len(train_rows))
+    considered = len(train_rows) if train_cap <= 0 else min(train_cap, len(train_rows))
     if len(train_set) < considered:
         warnings.append(
             f"{considered - len(train_set)} train prompts exceed {cfg.data.max_prompt_length} tokens"
@@ -320,7 +327,8 @@ def run_check(
             f"{len(train_set)} train rows give no full batch of data.train_batch_size={batch}; "
             "add data or lower the batch size"
         )
-    total_steps = cfg.trainer.get("total_training_steps") or steps_per_epoch * int(cfg.trainer.total_epochs)
+    fixed_steps = cfg.trainer.get("total_training_steps")
+    total_steps = fixed_steps or steps_per_epoch * int(cfg.trainer.total_epochs)
     n = int(cfg.actor_rollout_ref.rollout.n)
     return CheckReport(
         config=cfg,
@@ -330,10 +338,11 @@ def run_check(
         updates_per_step=updates,
         train_rows=considered,
         train_rows_kept=len(train_set),
-        val_rows=len(val_rows) if max_rows <= 0 else min(max_rows, len(val_rows)),
+        val_rows=len(val_rows) if val_cap <= 0 else min(val_cap, len(val_rows)),
         val_rows_kept=len(val_set),
         steps_per_epoch=steps_per_epoch,
         total_steps=int(total_steps),
+        fixed_steps=bool(fixed_steps),
         reward_scores=scores,
         warnings=warnings,
     )

@@ -10,6 +10,21 @@ from sparkle.log import get_logger
 log = get_logger(__name__)
 
 
+class _IntermixedParser(argparse.ArgumentParser):
+    """Lets options and Hydra overrides come in any order (``check stage_one --print-config a=1``)."""
+
+    _parsing = False
+
+    def parse_known_args(self, args=None, namespace=None):  # type: ignore[override]
+        if self._parsing:
+            return super().parse_known_args(args, namespace)
+        self._parsing = True
+        try:
+            return self.parse_known_intermixed_args(args, namespace)
+        finally:
+            self._parsing = False
+
+
 def _check(args: argparse.Namespace) -> int:
     from sparkle.train.check import run_check
     from sparkle.train.compose import to_yaml
@@ -44,7 +59,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     from sparkle.train.launch import build_parser
 
     train = subparsers.add_parser("train", help="GRPO stage configs on verl: check, launch")
-    commands = train.add_subparsers(dest="train_command", metavar="SUBCOMMAND", required=True)
+    commands = train.add_subparsers(
+        dest="train_command", metavar="SUBCOMMAND", required=True, parser_class=_IntermixedParser
+    )
 
     p = commands.add_parser(
         "check",

@@ -83,10 +83,14 @@ def resolve_model(model: str | None, env_var: str | None, local_only: bool) -> s
 
 
 def wandb_configured() -> bool:
-    """True when wandb can log without asking: an API key in the environment or a `wandb login`."""
-    if os.environ.get("WANDB_MODE") in ("disabled", "offline"):
-        return os.environ.get("WANDB_MODE") == "offline"
-    if os.environ.get("WANDB_API_KEY"):
+    """True when wandb can log without asking: the package is installed and there is an API key in the
+    environment, a `wandb login` (~/.netrc), or ``WANDB_MODE=offline``; ``WANDB_MODE=disabled`` turns it off."""
+    import importlib.util
+
+    mode = os.environ.get("WANDB_MODE")
+    if mode == "disabled" or importlib.util.find_spec("wandb") is None:
+        return False
+    if mode == "offline" or os.environ.get("WANDB_API_KEY"):
         return True
     netrc = Path(os.environ.get("NETRC", Path.home() / ".netrc"))
     try:
