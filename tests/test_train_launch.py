@@ -270,3 +270,65 @@ def test_cli_takes_options_and_overrides_in_any_order() -> None:
         ["train", "launch", "stage_two_aug", "x=1", "--dry-run", "--nnodes", "2", "y=2"]
     )
     assert (args.overrides, args.dry_run, args.nnodes) == (["x=1", "y=2"], True, 2)
+
+
+def _launch_args(*argv: str):
+    from sparkle.train.launch import build_parser
+
+    return build_parser().parse_intermixed_args(list(argv))
+
+
+def test_launch_refuses_missing_data_and_a_missing_ray_cluster(
+    workdir: Path, tiny_model_dir: Path, tmp_path: Path, monkeypatch
+) -> None:
+    """Both are found before anything starts (--python /bin/false: nothing could run even if they were not)."""
+    from sparkle.train import launch
+
+    monkeypatch.chdir(tmp_path)
+    args = _launch_args("smoke", "--model", str(tiny_model_dir), "--python", "/bin/false")
+    with pytest.raises(
+        SparkleError, match=f"{tmp_path / 'data' / 'sparkle_dsr40k.parquet'}.*do not exist.*sparkle data"
+    ):
+        launch.launch(args)
+    monkeypatch.chdir(workdir)
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    monkeypatch.setattr(launch, "RAY_CLUSTER_FILE", tmp_path / "absent")
+    args = _launch_args("smoke", "--model", str(tiny_model_dir), "--python", "/bin/false", "--nnodes", "2")
+    with pytest.raises(SparkleError, match="needs a Ray cluster"):
+        launch.launch(args)
+    assert not (workdir / "logs").exists()
+
+
+def test_launch_runs_the_command_and_tees_it(
+    workdir: Path, tiny_model_dir: Path, tmp_path: Path, capsys, monkeypatch
+) -> None:
+    """The launch path end to end, with a stand-in interpreter in place of the GPU-only trainer."""
+    from sparkle.train.launch import launch
+
+    stand_in = tmp_path / "python"
+    stand_in.write_text('#!/bin/sh\necho "trainer got $# arguments: $2"\nexit 0\n')
+    stand_in.chmod(0o755)
+    monkeypatch.chdir(workdir)
+    status = launch(
+        _launch_args(
+            "smoke",
+            "--model",
+            str(tiny_model_dir),
+            "--python",
+            str(stand_in),
+            "--log-dir",
+            str(tmp_path / "logs"),
+        )
+    )
+    assert status == 0
+    assert "trainer got" in capsys.readouterr().out
+    (log_file,) = (tmp_path / "logs").glob("sparkle_smoke_*.log")
+    lines = log_file.read_text().splitlines()
+    command = shlex.split(lines[0][2:])
+    assert command[:4] == [
+        str(stand_in),
+        "-m",
+        "verl.trainer.main_ppo",
+        f"--config-path={Path(__file__).resolve().parents[1] / 'configs'}",
+    ]
+    assert lines[1] == f"trainer got {len(command) - 1} arguments: verl.trainer.main_ppo"

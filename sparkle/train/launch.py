@@ -52,6 +52,7 @@ class LaunchPlan:
     log_path: Path
     checkpoint_dir: Path
     resume_step: int | None
+    missing_files: tuple[str, ...] = ()
 
 
 def resolve_model(model: str | None, env_var: str | None, local_only: bool) -> str | None:
@@ -181,7 +182,21 @@ def plan_launch(
         log_path=Path(log_dir).resolve() / f"{experiment}_{stamp}.log",
         checkpoint_dir=checkpoint_dir,
         resume_step=latest_checkpoint(checkpoint_dir),
+        missing_files=tuple(missing_data_files(cfg)),
     )
+
+
+def missing_data_files(cfg) -> list[str]:
+    """The run's train/val files that do not exist (checked before Ray and the GPUs are started)."""
+    from omegaconf import ListConfig
+
+    missing = []
+    for key in ("train_files", "val_files"):
+        value = cfg.data[key]
+        for item in list(value) if isinstance(value, ListConfig | list | tuple) else [value]:
+            if not Path(str(item)).expanduser().is_file():
+                missing.append(str(item))
+    return missing
 
 
 def ray_cluster_hint(nnodes: int) -> str | None:
@@ -266,7 +281,14 @@ def launch(args: argparse.Namespace) -> int:
         print(f"# checkpoints: {plan.checkpoint_dir} (resume: {resume})")
         if hint:
             print(f"# note: {hint}")
+        for path in plan.missing_files:
+            print(f"# note: data file {path} does not exist yet")
         return 0
+    if plan.missing_files:
+        raise SparkleError(
+            f"data file(s) {', '.join(plan.missing_files)} do not exist; build them with `sparkle data "
+            "stage-one` / `sparkle data stage-two` (or pass data.train_files=... data.val_files=...)"
+        )
     if hint:
         raise SparkleError(hint)
     return run_plan(plan)
