@@ -23,6 +23,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "sparkle.probes.cli",
     "sparkle.evaluate.cli",
     "sparkle.checkpoints.cli",
+    "sparkle.pipeline",
     "sparkle.demo",
 )
 

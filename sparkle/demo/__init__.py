@@ -16,6 +16,7 @@ from pathlib import Path
 from sparkle.errors import SparkleError
 from sparkle.io import write_text_atomic
 from sparkle.log import get_logger
+from sparkle.pipeline import local_sources
 from sparkle.registry import BENCHMARKS
 
 log = get_logger(__name__)
@@ -32,25 +33,6 @@ WARNING = (
 
 # The toy data set has a dozen rows: the paper's batch of 128 prompts would not fill one step.
 TOY_BATCH = ("data.train_batch_size=8", "actor_rollout_ref.actor.ppo_mini_batch_size=4")
-
-
-def _sources(data_dir: Path) -> dict[str, Path]:
-    """The input files the demo needs inside ``data_dir``; a missing one is an error naming it."""
-    names = {
-        "train": "train.jsonl",
-        "hardmath": "hardmath.jsonl",
-        "preview": "sparkle_preview.jsonl",
-        **{b: f"{b}.jsonl" for b in BENCHMARKS},
-    }
-    paths = {key: data_dir / name for key, name in names.items()}
-    missing = [str(p) for p in paths.values() if not p.exists()]
-    if missing:
-        raise SparkleError(
-            f"--data-dir {data_dir}: missing {', '.join(missing)}; the folder needs train.jsonl (problem, "
-            "solution, answer), hardmath.jsonl (problem, solution, CoT, answer), one JSONL per benchmark "
-            f"({', '.join(BENCHMARKS)}) and sparkle_preview.jsonl"
-        )
-    return paths
 
 
 class Demo:
@@ -87,7 +69,7 @@ def run_demo(
     started = time.perf_counter()
     out = out.resolve()
     out.mkdir(parents=True, exist_ok=True)
-    src = _sources((data_dir or DEMO_DATA).resolve())
+    src = local_sources((data_dir or DEMO_DATA).resolve())
     demo = Demo(out)
     data = out / "data"
 

@@ -1,0 +1,70 @@
+"""`sparkle pipeline`: the plan it prints, real data steps on local files, resume and failures."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+
+from sparkle.cli import main
+from sparkle.demo import DEMO_DATA
+
+
+def _commands(capsys) -> list[str]:
+    return [line for line in capsys.readouterr().out.splitlines() if line.strip()]
+
+
+def test_dry_run_prints_the_whole_plan_and_writes_nothing(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(["pipeline", "--out", str(out), "--variant", "hard", "--nnodes", "2", "--dry-run"]) == 0
+    lines = _commands(capsys)
+    assert len(lines) == 12
+    assert "data stage-two --variant hard" in lines[1]
+    assert "stage_one.sh --model Qwen/Qwen2.5-Math-7B --nnodes 2 --gpus-per-node 8" in lines[4]
+    assert f"trainer.default_local_dir={out / 'checkpoints' / 'stage_one'}" in lines[4]
+    assert "convert --fsdp_path" in lines[5] and "global_step_<latest>" in lines[5]
+    assert "stage_two_hard.sh --model " + str(out / "models" / "stage1") in lines[6]
+    assert "sparkle_hardmath_hard_train.parquet" in lines[6]
+    assert "eval run --models" in lines[8] and "probe run" in lines[9]
+    assert not out.exists()
+
+
+def test_data_step_runs_records_and_resumes(tmp_path, capsys):
+    out = tmp_path / "run"
+    argv = ["pipeline", "--out", str(out), "--data-dir", str(DEMO_DATA), "--only", "data"]
+    assert main(argv) == 0
+    assert len(_commands(capsys)) == 4
+    for name in (
+        "sparkle_dsr40k.parquet",
+        "sparkle_hardmath_aug_all_train.parquet",
+        "gsm8k.jsonl",
+        "sparkle_preview.jsonl",
+    ):
+        assert (out / "data" / name).is_file(), name
+    state = json.loads((out / "pipeline_state.json").read_text())
+    assert set(state["done"]) == {"data"}
+    assert main(argv) == 0  # second run: the finished step is skipped
+    assert _commands(capsys) == []
+
+
+def test_a_failing_step_is_not_recorded(tmp_path, capsys):
+    data = tmp_path / "inputs"
+    shutil.copytree(DEMO_DATA, data)
+    (data / "train.jsonl").write_text('{"problem": "What is 1+1?", "solution": "2"}\n')  # no answer
+    out = tmp_path / "run"
+    assert main(["pipeline", "--out", str(out), "--data-dir", str(data), "--only", "data"]) == 2
+    assert "step data failed" in capsys.readouterr().err
+    assert not (out / "pipeline_state.json").exists()
+
+
+def test_convert_without_a_checkpoint_says_so(tmp_path, capsys):
+    assert main(["pipeline", "--out", str(tmp_path), "--only", "convert_stage_one"]) == 2
+    assert "latest_checkpointed_iteration.txt: no checkpoint to convert" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("content", ["{oops", '{"nothing": 1}'])
+def test_a_damaged_state_file_is_a_clear_error(tmp_path, capsys, content):
+    (tmp_path / "pipeline_state.json").write_text(content)
+    assert main(["pipeline", "--out", str(tmp_path), "--only", "data"]) == 2
+    assert "pipeline_state.json" in capsys.readouterr().err
