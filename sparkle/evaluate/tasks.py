@@ -173,13 +173,10 @@ from sparkle.evaluate.tasks import (  # noqa: F401
 '''
 
 
-def _template_yaml(samples: int, max_gen_toks: int) -> str:
-    metrics = "".join(
-        f"  - metric: {name}\n    aggregation: mean\n    higher_is_better: true\n"
-        for name in metric_names(samples)
-    )
+def sampling_yaml(samples: int, max_gen_toks: int) -> str:
+    """The task settings the benchmark and probe tasks share: data hooks, SPEC §7 sampling, every sample kept."""
     return (
-        _HEADER + "custom_dataset: !function utils.load_dataset\n"
+        "custom_dataset: !function utils.load_dataset\n"
         "test_split: test\n"
         "output_type: generate_until\n"
         "doc_to_text: !function utils.doc_to_text\n"
@@ -197,7 +194,16 @@ def _template_yaml(samples: int, max_gen_toks: int) -> str:
         "    filter:\n"
         "      - function: take_first_k\n"
         f"        k: {samples}\n"
-        "metric_list:\n"
+    )
+
+
+def _template_yaml(samples: int, max_gen_toks: int) -> str:
+    metrics = "".join(
+        f"  - metric: {name}\n    aggregation: mean\n    higher_is_better: true\n"
+        for name in metric_names(samples)
+    )
+    return (
+        _HEADER + sampling_yaml(samples, max_gen_toks) + "metric_list:\n"
         f"{metrics}"
         "  - metric: correct\n"
         "    aggregation: !function utils.pooled_accuracy\n"

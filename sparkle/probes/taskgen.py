@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sparkle.evaluate.tasks import DEFAULT_MAX_GEN_TOKS, DEFAULT_SAMPLES, FILTER_NAME, TEMPERATURE, TOP_P
+from sparkle.evaluate.tasks import DEFAULT_MAX_GEN_TOKS, DEFAULT_SAMPLES, FILTER_NAME, sampling_yaml
 from sparkle.io import write_text_atomic
 from sparkle.probes.tasks import task_name
 from sparkle.prompts import CONDITIONS, FAMILIES
@@ -34,25 +34,7 @@ from sparkle.probes.tasks import (  # noqa: F401
 def template_yaml(repeats: int = DEFAULT_REPEATS, max_gen_toks: int = DEFAULT_MAX_GEN_TOKS) -> str:
     """The settings every probe task shares (included by each task YAML)."""
     return (
-        _HEADER + "custom_dataset: !function utils.load_dataset\n"
-        "test_split: test\n"
-        "output_type: generate_until\n"
-        "doc_to_text: !function utils.doc_to_text\n"
-        "doc_to_target: !function utils.doc_to_target\n"
-        "process_results: !function utils.process_results\n"
-        f"repeats: {repeats}\n"
-        "generation_kwargs:\n"
-        "  until: []\n"
-        "  do_sample: true\n"
-        f"  temperature: {TEMPERATURE}\n"
-        f"  top_p: {TOP_P}\n"
-        f"  max_gen_toks: {max_gen_toks}\n"
-        "filter_list:\n"
-        f"  - name: {FILTER_NAME}\n"
-        "    filter:\n"
-        "      - function: take_first_k\n"
-        f"        k: {repeats}\n"
-        "metric_list:\n"
+        _HEADER + sampling_yaml(repeats, max_gen_toks) + "metric_list:\n"
         f"  - metric: avg@{repeats}\n"
         "    aggregation: mean\n"
         "    higher_is_better: true\n"
