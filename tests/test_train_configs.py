@@ -285,11 +285,14 @@ def test_launch_command_composes_in_verls_own_main_ppo(
 def test_verl_folder_is_the_engine_boundary(repo_root: Path) -> None:
     folder = repo_root / "verl"
     assert not [p for p in folder.rglob("*.py")]
+    # The GPU requirements file installs the `gpu` extra; every pin lives in pyproject.toml.
     requirements = (folder / "requirements-gpu.txt").read_text()
+    assert [ln for ln in requirements.splitlines() if ln and not ln.startswith("#")] == ["-e .[gpu]"]
     pyproject = (repo_root / "pyproject.toml").read_text()
-    pinned = re.search(r"^verl\[vllm\]==([\d.]+)$", requirements, re.M)
-    assert pinned and f'"verl[vllm]=={pinned.group(1)}"' in pyproject
-    assert f'"verl=={pinned.group(1)}"' in pyproject
+    pinned = re.search(r'^  "verl\[vllm\]==([\d.]+)",$', pyproject, re.M)
+    assert pinned and f'"verl=={pinned.group(1)}"' in pyproject
+    for pin in ("torch==2.11.0", "vllm==0.24.0", "transformers==5.9.0"):
+        assert f'"{pin}"' in pyproject
     import verl
 
     assert verl.__version__ == pinned.group(1)
