@@ -1,2 +1,3 @@
 """SPARKLE reproduction."""
+
 __version__ = "0.1.0"

@@ -62,7 +62,9 @@ def read_jsonl(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
             try:
                 row = json.loads(line)
             except json.JSONDecodeError as e:
-                raise SparkleError(f"{path}, line {lineno}: not valid JSON ({e.msg}); fix or remove that line") from e
+                raise SparkleError(
+                    f"{path}, line {lineno}: not valid JSON ({e.msg}); fix or remove that line"
+                ) from e
             if not isinstance(row, dict):
                 raise SparkleError(f"{path}, line {lineno}: expected a JSON object, got {type(row).__name__}")
             rows.append(row)

@@ -14,7 +14,8 @@ _MAIN_ROWS: dict[str, tuple[float, ...]] = {
 }
 
 MAIN_TABLE: dict[str, dict[str, float]] = {
-    model: {**dict(zip(BENCHMARKS, values[:5], strict=True)), "avg": values[5]} for model, values in _MAIN_ROWS.items()
+    model: {**dict(zip(BENCHMARKS, values[:5], strict=True)), "avg": values[5]}
+    for model, values in _MAIN_ROWS.items()
 }
 
 # Which paper row a model name or Hub id corresponds to (matched case-insensitively on a substring).

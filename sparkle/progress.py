@@ -18,7 +18,9 @@ from rich.progress import (
 T = TypeVar("T")
 
 
-def track(items: Iterable[T], description: str, total: int | None = None, enabled: bool | None = None) -> Iterator[T]:
+def track(
+    items: Iterable[T], description: str, total: int | None = None, enabled: bool | None = None
+) -> Iterator[T]:
     """Yield ``items`` while showing a progress bar (only when stderr is a terminal, unless forced)."""
     if enabled is None:
         enabled = sys.stderr.isatty()

@@ -33,7 +33,9 @@ _CORPUS = [
 ]
 
 
-def build_tiny_model(out_dir: str | Path, vocab_size: int = 512, hidden_size: int = 64, seed: int = 0) -> Path:
+def build_tiny_model(
+    out_dir: str | Path, vocab_size: int = 512, hidden_size: int = 64, seed: int = 0
+) -> Path:
     """Write a tiny Qwen2ForCausalLM + tokenizer (with chat template) to ``out_dir`` and return the path."""
     import torch
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers

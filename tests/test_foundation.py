@@ -13,20 +13,26 @@ from sparkle.io import atomic_path, read_jsonl, write_jsonl_atomic
 
 def test_verl_folder_is_not_a_package(repo_root):
     assert not (repo_root / "verl" / "__init__.py").exists()
-    assert not any(p.suffix == ".py" for p in (repo_root / "verl").rglob("*")), "verl/ must hold no Python source"
+    assert not any(p.suffix == ".py" for p in (repo_root / "verl").rglob("*")), (
+        "verl/ must hold no Python source"
+    )
 
 
 @pytest.mark.slow
 def test_import_verl_from_repo_root_is_the_installed_package(repo_root):
     code = "import verl, sparkle, os; print(os.path.dirname(verl.__file__)); print(verl.__version__)"
-    out = subprocess.run([sys.executable, "-c", code], cwd=repo_root, capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=repo_root, capture_output=True, text=True, check=True
+    )
     location, version = out.stdout.split()[-2:]
     assert "site-packages" in location and not location.startswith(str(repo_root / "verl"))
     assert version == "0.9.1"
 
 
 def test_cli_help_lists_commands(repo_root):
-    out = subprocess.run([sys.executable, "-m", "sparkle", "--help"], cwd=repo_root, capture_output=True, text=True)
+    out = subprocess.run(
+        [sys.executable, "-m", "sparkle", "--help"], cwd=repo_root, capture_output=True, text=True
+    )
     assert out.returncode == 0
     assert "usage: sparkle" in out.stdout
 
@@ -34,7 +40,9 @@ def test_cli_help_lists_commands(repo_root):
 def test_tiny_model_round_trip(tiny_model_dir, tiny_tokenizer):
     from transformers import AutoModelForCausalLM
 
-    text = tiny_tokenizer.apply_chat_template([{"role": "user", "content": "1+1?"}], tokenize=False, add_generation_prompt=True)
+    text = tiny_tokenizer.apply_chat_template(
+        [{"role": "user", "content": "1+1?"}], tokenize=False, add_generation_prompt=True
+    )
     assert text.endswith("<|im_start|>assistant\n") and "You are a helpful assistant." in text
     model = AutoModelForCausalLM.from_pretrained(tiny_model_dir)
     ids = tiny_tokenizer(text, return_tensors="pt").input_ids

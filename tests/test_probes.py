@@ -653,7 +653,7 @@ def test_groups_run_every_task_and_average_benchmarks(repo_root: Path, tmp_path:
      ("OlympiadBench", "olympiad_bench"), ("olympiad_bench", "olympiad_bench"), ("minerva", None), (None, None)],
 )  # fmt: skip
 def test_canonical_benchmark(source, benchmark):
-    from sparkle.probes.tasks import canonical_benchmark
+    from sparkle.data.probes import canonical_benchmark
 
     assert canonical_benchmark(source) == benchmark
 

@@ -8,13 +8,14 @@ order, validating that every chain is complete (1..total, no gaps or repeats).
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any
 
 from sparkle.data.rl import write_jsonl
 from sparkle.data.sources import answer_text, load_records, normalize_answer, require_rows, where
 from sparkle.errors import SparkleError
-from sparkle.registry import DATASETS, PREVIEW_CONFIGS
+from sparkle.registry import BENCHMARKS, DATASETS, PREVIEW_CONFIGS
 
 PREVIEW_NAME = "sparkle_preview"
 PREVIEW_FILE = "sparkle_preview.jsonl"
@@ -33,18 +34,26 @@ REQUIRED_FIELDS = (
     "subproblem_sequence",
     "total_subproblems",
 )
-# Preview `source` / config names → benchmark names.
-_BENCHMARK_OF = {config: name for name, config in PREVIEW_CONFIGS.items()} | {
-    name: name for name in PREVIEW_CONFIGS
+# Names the preview's `source` column (or its per-benchmark configs) may use for each benchmark, compared
+# lower-cased with everything but letters and digits removed ("AIME 2024", "olympiadbench", "amc23"...).
+_BENCHMARK_ALIASES: dict[str, str] = {
+    **{re.sub(r"[^a-z0-9]", "", name): name for name in BENCHMARKS},
+    **{re.sub(r"[^a-z0-9]", "", config): name for name, config in PREVIEW_CONFIGS.items()},
+    "aime": "aime2024",
+    "aime24": "aime2024",
+    "amc": "amc2023",
+    "amc23": "amc2023",
+    "math": "math500",
+    "gsm": "gsm8k",
+    "olympiad": "olympiad_bench",
 }
 
 
 def canonical_benchmark(value: Any) -> str | None:
-    """``aime24`` → ``aime2024`` etc.; unknown names are returned unchanged (None stays None)."""
+    """The benchmark name of a preview ``source`` / config name (``aime24`` → ``aime2024``); None if unknown."""
     if value is None:
         return None
-    key = str(value).strip()
-    return _BENCHMARK_OF.get(key.lower(), key)
+    return _BENCHMARK_ALIASES.get(re.sub(r"[^a-z0-9]", "", str(value).lower()))
 
 
 def load_preview(
@@ -62,7 +71,7 @@ def load_preview(
     rows = [_validated(record, where(name, index)) for index, record in enumerate(records)]
     if config is not None:
         for row in rows:
-            row.setdefault("source", canonical_benchmark(config))
+            row.setdefault("source", canonical_benchmark(config) or config)
     return rows
 
 
@@ -142,7 +151,7 @@ def group_preview(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         problems.append(
             {
                 "id": problem_id,
-                "benchmark": canonical_benchmark(first.get("source")),
+                "benchmark": canonical_benchmark(first.get("source")) or first.get("source"),
                 "problem": first["problem"],
                 "answer": list(answer) if isinstance(answer, list) else [str(answer)],
                 "reasoning": first.get("reasoning"),

@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from sparkle.data.probes import canonical_benchmark
 from sparkle.errors import SparkleError
 from sparkle.evaluate.results import (
     collect_results,
@@ -25,7 +26,7 @@ from sparkle.evaluate.results import (
     samples_task,
 )
 from sparkle.log import get_logger
-from sparkle.probes.tasks import canonical_benchmark, grade_samples, parse_task_name
+from sparkle.probes.tasks import grade_samples, parse_task_name
 
 log = get_logger(__name__)
 

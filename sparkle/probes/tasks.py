@@ -11,34 +11,20 @@ from __future__ import annotations
 
 import functools
 import os
-import re
 from pathlib import Path
 from typing import Any
 
+from sparkle.data.probes import canonical_benchmark
 from sparkle.errors import SparkleError
+from sparkle.evaluate.tasks import DATA_DIR_ENV
 from sparkle.log import get_logger
 from sparkle.prompts import CONDITIONS, FAMILIES, probe_prompt
-from sparkle.registry import BENCHMARKS, PREVIEW_CONFIGS
+from sparkle.registry import BENCHMARKS
 
 log = get_logger(__name__)
 
 # The file a local copy of sparkle_preview must have inside $SPARKLE_DATA_DIR (one row per subproblem).
 PREVIEW_FILE = "sparkle_preview.jsonl"
-DATA_DIR_ENV = "SPARKLE_DATA_DIR"
-
-# Names the preview's `source` column (or its per-benchmark configs) may use for each benchmark, compared
-# lower-cased with everything but letters and digits removed ("AIME 2024", "olympiadbench", "amc23"...).
-_BENCHMARK_ALIASES: dict[str, str] = {
-    **{re.sub(r"[^a-z0-9]", "", name): name for name in BENCHMARKS},
-    **{re.sub(r"[^a-z0-9]", "", config): name for name, config in PREVIEW_CONFIGS.items()},
-    "aime": "aime2024",
-    "aime24": "aime2024",
-    "amc": "amc2023",
-    "amc23": "amc2023",
-    "math": "math500",
-    "gsm": "gsm8k",
-    "olympiad": "olympiad_bench",
-}
 
 
 def task_name(condition: str, benchmark: str, family: str = "sparkle") -> str:
@@ -56,13 +42,6 @@ def parse_task_name(name: str) -> tuple[str, str, str] | None:
         if name.startswith(prefix) and name[len(prefix) :] in BENCHMARKS:
             return condition, name[len(prefix) :], family
     return None
-
-
-def canonical_benchmark(name: str | None) -> str | None:
-    """Map a preview ``source`` / config name (``aime24``, ``olympiadbench``...) to a benchmark name."""
-    if name is None:
-        return None
-    return _BENCHMARK_ALIASES.get(re.sub(r"[^a-z0-9]", "", str(name).lower()))
 
 
 def preview_source(preview: str | None = None, data_dir: str | None = None) -> str | None:

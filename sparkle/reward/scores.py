@@ -80,7 +80,9 @@ def score_response(
         rt: reward_from(rt, correct, aug_ok if rt == "spk_h_aug" else plain_ok, granular, uncertain)
         for rt in REWARD_TYPES
     }
-    reported_fmt = format_ok(text, augmented=True) if prompt_aug else plain_ok
+    reported_fmt = (
+        aug_ok if prompt_aug else plain_ok
+    )  # prompt_aug implies augmented, so aug_ok is the augmented check
     return Scored(
         scores[reward_type], correct, reported_fmt, granular, extracted, timed_out, augmented, scores
     )
