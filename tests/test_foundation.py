@@ -35,6 +35,21 @@ def test_cli_help_lists_commands(repo_root):
     )
     assert out.returncode == 0
     assert "usage: sparkle" in out.stdout
+    listed = {line.split()[0] for line in out.stdout.splitlines() if line.startswith("    ") and line.split()}
+    expected = {
+        "data",
+        "score",
+        "train",
+        "probe",
+        "eval",
+        "report",
+        "rescore",
+        "convert",
+        "download",
+        "pipeline",
+        "demo",
+    }
+    assert expected <= listed, expected - listed
 
 
 def test_tiny_model_round_trip(tiny_model_dir, tiny_tokenizer):
