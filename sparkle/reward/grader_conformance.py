@@ -75,14 +75,18 @@ def load_rows(path: str | Path, stride: int = 1) -> Iterator[dict]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     bench = Path(__file__).resolve().parents[3] / "shared" / "bench"
     parser.add_argument("files", nargs="*", default=[str(bench / name) for name in DEFAULT_FILES])
     parser.add_argument("--stride", type=int, default=1, help="grade every N-th row only")
     parser.add_argument("--show", type=int, default=30, help="disagreeing rows to print per check")
     parser.add_argument("--path", default=None, help="only list disagreements whose eval_path contains this")
     parser.add_argument("--timeout", type=float, default=None, help="time limit per symbolic comparison (s)")
-    parser.add_argument("--no-e2e", action="store_true", help="skip the end-to-end check (extraction included)")
+    parser.add_argument(
+        "--no-e2e", action="store_true", help="skip the end-to-end check (extraction included)"
+    )
     args = parser.parse_args(argv)
     for path in args.files:
         start = time.perf_counter()

@@ -1,4 +1,4 @@
-"""Correctness policies (SPEC §5): ``train`` (the reward's grader), ``eval`` (the benchmark grader, quirk
+"""Correctness policies: ``train`` (the reward's grader), ``eval`` (the benchmark grader, quirk
 included) and ``math_verify`` (an accurate grader for new work). Cheap string paths run in-process; every
 sympy or math-verify call goes through the guarded worker pool.
 """

@@ -1,9 +1,11 @@
-"""String normalisation for the graders (SPEC §5): cheap, in-process, no sympy.
+"""String normalisation for the graders: cheap, in-process, no sympy.
 
 * ``normalize_train``: the training reward's normalisation (its LaTeX-to-text step works);
-* ``normalize_eval``: the benchmark grader's PRM800K-style normalisation, whose LaTeX-to-text step the
-  released grader always skipped (a variable-name slip) — reproduced here, see docs/reward.md;
-* ``strip_math_string``: the Hendrycks-MATH string canonicalisation used by the benchmark grader.
+* ``normalize_eval``: the benchmark grader's PRM800K-style normalisation, whose LaTeX-to-text step throws
+  away every successful conversion (a variable-name slip in the released grader) and only uses the text
+  of a retry after a failed one — reproduced here, see docs/reward.md;
+* ``mathd_normalize`` / ``strip_math_string``: the Hendrycks-MATH string canonicalisation used by the
+  benchmark grader.
 """
 
 from __future__ import annotations
