@@ -277,6 +277,8 @@ def answers_match(
 ) -> tuple[bool, bool]:
     """Whether ``given`` matches any of the ground truths under ``policy``: ``(correct, timed_out)``."""
     truths = ground_truths(ground_truth)
+    if given is not None and not isinstance(given, str):
+        given = str(given)  # a number handed in directly is graded as its text
     timed_out = False
     for raw in truths:
         if raw is None:
