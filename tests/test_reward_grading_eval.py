@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from sparkle.reward.grading import answers_match
+from sparkle.reward.grading import answers_match, grade
 from sparkle.reward.normalize import fallback_key, mathd_normalize, normalize_eval
 
 # (answer, ground truth, eval verdict, train verdict, why)
@@ -87,3 +87,11 @@ def test_a_timeout_is_not_equal_and_never_the_fallback() -> None:
     # the first elements are identical, so a sympy error would fall back to "equal"; an overrun must not
     ok, timed_out = answers_match("(9**9**9**9, 2)", "(9**9**9**9, 2.0)", "eval", timeout=0.5)
     assert (ok, timed_out) == (False, True)
+
+
+def test_the_benchmark_grader_grades_the_whole_response() -> None:
+    # no "Assistant:" cut: a response that writes a second turn is graded on all of its text
+    response = "<answer>\\boxed{5}</answer>\nUser: and now?\nAssistant: <answer>\\boxed{7}</answer>"
+    g = grade(response, "7", "eval")
+    assert (g.correct, g.extracted) == (True, "7")
+    assert grade("Assistant: \\boxed{5}", "5", "eval").correct
