@@ -1,4 +1,4 @@
-"""The three grading policies (SPEC §5), the benchmark grader's quirk, several ground truths, answer keys."""
+"""The three grading policies, the benchmark grader's quirk, several ground truths, answer keys."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Correctness policies (SPEC §5): ``train`` (the reward's grader), ``eval`` (the benchmark grader, quirk
+"""Correctness policies: ``train`` (the reward's grader), ``eval`` (the benchmark grader, quirk
 included) and ``math_verify`` (an accurate grader for new work). Cheap string paths run in-process; every
 sympy or math-verify call goes through the guarded worker pool.
 """
@@ -13,6 +13,7 @@ from sparkle.errors import SparkleError
 from sparkle.reward.extract import extract_answer, strip_ground_truth
 from sparkle.reward.guard import GuardedPool, default_pool
 from sparkle.reward.normalize import (
+    fallback_key,
     math_strings_equal,
     normalize_eval,
     normalize_train,
@@ -21,13 +22,15 @@ from sparkle.reward.normalize import (
 )
 from sparkle.reward.numeric import clearly_different, numeric_verdict
 from sparkle.reward.symbolic import (
+    guard_allows,
+    parse_surely_raises,
     plain_number,
     sympy_allowed,
 )
 
 POLICIES: tuple[str, ...] = ("train", "eval", "math_verify")
 _TUPLE_CHARS = "()[]"
-_FRACTION = re.compile(r"-?[0-9]+.?/0*[1-9][0-9]*.?")
+_FRACTION = re.compile(r"^-?[0-9]+.?/0*[1-9][0-9]*.?$")
 
 
 @dataclass(frozen=True)
@@ -64,7 +67,8 @@ def _guarded(name: str, args: tuple, timeout: float | None, pool: GuardedPool | 
 def _symbolic_equal(
     gt: str, given: str, timeout: float | None, pool: GuardedPool | None
 ) -> tuple[bool, bool]:
-    if not sympy_allowed(f"({gt})-({given})"):
+    expr = f"({gt})-({given})"
+    if not sympy_allowed(expr) or parse_surely_raises(expr):
         return False, False
     a, b = plain_number(gt), plain_number(given)
     if a is not None and b is not None:
@@ -90,7 +94,7 @@ def train_equal(given: str | None, gt: str, timeout: float | None = None, pool: 
 
 
 def _is_frac(s: str) -> bool:
-    return _FRACTION.fullmatch(s) is not None
+    return _FRACTION.search(s) is not None  # search with ``$``: a trailing line break is allowed
 
 
 def _split_tuple(expr: str) -> list[str]:
@@ -105,6 +109,26 @@ def _split_tuple(expr: str) -> list[str]:
     ):
         return [e.strip() for e in expr[1:-1].split(",")]
     return [expr]
+
+
+def _eval_elem_symbolic(gt: str, given: str, timeout: float | None, pool: GuardedPool | None):
+    """The benchmark grader's element comparison: ``simplify(gt - given) == 0`` under the guards; when
+    parsing or simplifying raises, the elements match if their ``fallback_key`` strings are equal (a
+    timeout stays "not equal"). ``(equal, timed_out)``."""
+    expr = f"({gt})-({given})"
+    if not guard_allows(expr):
+        return False, False
+    fallback = fallback_key(gt) == fallback_key(given)
+    if parse_surely_raises(expr):
+        return fallback, False
+    if not sympy_allowed(expr):
+        return False, False
+    a, b = plain_number(gt), plain_number(given)
+    if a is not None and b is not None:
+        return a == b, False
+    if not fallback and clearly_different(gt, given):
+        return False, False
+    return _guarded("sympy_equal_worker", (gt, given, fallback), timeout, pool)
 
 
 def _prm_equal(given: str, gt: str, timeout: float | None, pool: GuardedPool | None) -> tuple[bool, bool]:
@@ -125,14 +149,12 @@ def _prm_equal(given: str, gt: str, timeout: float | None, pool: GuardedPool | N
         return False, False
     timed_out = False
     for g, p in zip(gt_elems, given_elems, strict=False):
-        if g == p:
-            ok = True  # identical elements (also unparsable LaTeX ones, e.g. "3+\\sqrt5") match
-        elif _is_frac(g) and _is_frac(p):
+        if _is_frac(g) and _is_frac(p):
             ok = g == p  # unreduced fractions do not match reduced ones
         elif str_is_int(g) != str_is_int(p):
             ok = False  # an integer answer needs an integer response
         else:
-            ok, t = _symbolic_equal(g, p, timeout, pool)
+            ok, t = _eval_elem_symbolic(g, p, timeout, pool)
             timed_out = timed_out or t
         if not ok:
             return False, timed_out
@@ -255,6 +277,8 @@ def answers_match(
 ) -> tuple[bool, bool]:
     """Whether ``given`` matches any of the ground truths under ``policy``: ``(correct, timed_out)``."""
     truths = ground_truths(ground_truth)
+    if given is not None and not isinstance(given, str):
+        given = str(given)  # a number handed in directly is graded as its text
     timed_out = False
     for raw in truths:
         if raw is None:

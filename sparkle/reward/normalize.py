@@ -1,9 +1,11 @@
-"""String normalisation for the graders (SPEC §5): cheap, in-process, no sympy.
+"""String normalisation for the graders: cheap, in-process, no sympy.
 
 * ``normalize_train``: the training reward's normalisation (its LaTeX-to-text step works);
-* ``normalize_eval``: the benchmark grader's PRM800K-style normalisation, whose LaTeX-to-text step the
-  released grader always skipped (a variable-name slip) — reproduced here, see docs/reward.md;
-* ``strip_math_string``: the Hendrycks-MATH string canonicalisation used by the benchmark grader.
+* ``normalize_eval``: the benchmark grader's PRM800K-style normalisation, whose LaTeX-to-text step throws
+  away every successful conversion (a variable-name slip in the released grader) and only uses the text
+  of a retry after a failed one — reproduced here, see docs/reward.md;
+* ``mathd_normalize`` / ``strip_math_string``: the Hendrycks-MATH string canonicalisation used by the
+  benchmark grader.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ _PROPER_COMMAS = re.compile(r"(\d)(,)(\d\d\d)($|\D)")
 MAX_LATEX_CHARS = 2000
 MAX_LATEX_BRACES = 200
 
+_UNICODE_MATH = (("√", "sqrt"), ("π", "pi"), ("∞", "inf"), ("∪", "U"), ("·", "*"), ("×", "*"))
 _latex2text = None
 
 
@@ -52,7 +55,7 @@ def latex_to_text(expr: str) -> str:
         _latex2text = latex2text.LatexNodes2Text()
     expr = expr.replace("\\tfrac", "\\frac").replace("\\dfrac", "\\frac").replace("\\frac", " \\frac")
     expr = _latex2text.latex_to_text(expr)
-    for a, b in (("√", "sqrt"), ("π", "pi"), ("∞", "inf"), ("∪", "U"), ("·", "*"), ("×", "*")):
+    for a, b in _UNICODE_MATH:
         expr = expr.replace(a, b)
     return expr.strip()
 
@@ -122,21 +125,95 @@ def str_to_int(s: str) -> int:
     return int(float(strip_proper_commas(s).replace(",", "")))
 
 
+def _balance_braces(expr: str) -> str:
+    """Drop every ``}`` that closes nothing and close every ``{`` left open, leaving the text inside
+    ``\\boxed{...}`` groups as it is (the benchmark grader's retry after a failed LaTeX conversion)."""
+    out: list[str] = []
+    depth = 0
+    i = 0
+    while i < len(expr):
+        if expr.startswith("\\boxed{", i):
+            end = _matching_brace(expr, i + 6)
+            if end >= 0:
+                out.append(expr[i : end + 1])
+                i = end + 1
+                continue
+        ch = expr[i]
+        if ch == "{":
+            depth += 1
+        elif ch == "}":
+            if depth == 0:
+                i += 1
+                continue
+            depth -= 1
+        out.append(ch)
+        i += 1
+    return "".join(out) + "}" * depth
+
+
+def _matching_brace(text: str, open_idx: int) -> int:
+    depth = 0
+    for i in range(open_idx, len(text)):
+        if text[i] == "{":
+            depth += 1
+        elif text[i] == "}":
+            depth -= 1
+            if depth == 0:
+                return i
+    return -1
+
+
+def _eval_latex_step(expr: str) -> str:
+    """The benchmark grader's LaTeX-to-text step, quirk included.
+
+    When the first conversion succeeds, its result is lost (the released grader assigned it to a name it
+    never returned, and swallowed the resulting error), so the string goes on unconverted. Only when the
+    first conversion raises does the grader retry on the brace-balanced text and use the retry's text (or,
+    when the retry raises too, its input), followed by the Unicode → ASCII replacements.
+    """
+    global _latex2text
+    if _latex2text is None:
+        from pylatexenc import latex2text
+
+        _latex2text = latex2text.LatexNodes2Text()
+    prepared = expr.replace("\\tfrac", "\\frac").replace("\\dfrac", "\\frac").replace("\\frac", " \\frac")
+    try:
+        _latex2text.latex_to_text(prepared)
+        return expr  # the quirk: a successful conversion is thrown away
+    except Exception:  # noqa: BLE001 - pylatexenc raises KeyError, ValueError, ... on malformed LaTeX
+        pass
+    text = _balance_braces(prepared)
+    try:
+        text = _latex2text.latex_to_text(text)
+    except Exception:  # noqa: BLE001
+        pass
+    for a, b in _UNICODE_MATH:
+        text = text.replace(a, b)
+    return text.strip()
+
+
 def normalize_eval(expr: str | None) -> str | None:
-    """The benchmark grader's PRM800K-style normalisation (its LaTeX-to-text step is skipped: SPEC §5)."""
+    """The benchmark grader's PRM800K-style normalisation, with its LaTeX-to-text quirk (``_eval_latex_step``)."""
     if expr is None:
         return None
     expr = _common_prefix(expr)
     expr = _LATEX_THOUSANDS.sub("", expr)
     if _is_float(expr) and is_int_float(float(expr)):
         expr = str(int(round(float(expr))))
-    # Quirk reproduced on purpose: the released grader's LaTeX conversion always failed and was skipped.
+    if "\\" in expr and len(expr) <= MAX_LATEX_CHARS and expr.count("{") <= MAX_LATEX_BRACES:
+        expr = _eval_latex_step(expr)
     expr = _MINUS_SPACE.sub("-", expr)
     expr = _MIXED_NUMBER.sub(r"\1+\2", expr)
     expr = expr.replace(" ", "").replace("{", "").replace("}", "").lower()
     if str_is_int(expr):
         expr = str(str_to_int(expr))
     return expr
+
+
+def fallback_key(expr: str) -> str:
+    """What the benchmark grader compares when sympy raises on two normalised elements: the string with
+    every ``{``, ``}`` and backslash deleted."""
+    return expr.replace("{", "").replace("}", "").replace("\\", "")
 
 
 # ---- Hendrycks MATH string canonicalisation -------------------------------------------------------
@@ -219,13 +296,21 @@ def strip_math_string(string: str) -> str:
     return _fix_a_slash_b(string)
 
 
-def math_strings_equal(a: str | None, b: str | None) -> bool:
-    """Hendrycks-MATH equivalence: canonical strings equal (raw equality when canonicalisation fails)."""
-    if a is None and b is None:
-        return True
-    if a is None or b is None:
-        return False
+def mathd_normalize(answer: str | None) -> str | None:
+    """The Hendrycks-MATH answer normalisation as the benchmark grader calls it: strip, unwrap a whole-string
+    ``\\text{...}`` (and strip again), then ``strip_math_string``; when that raises, the unwrapped string."""
+    if answer is None:
+        return None
+    answer = answer.strip()
     try:
-        return strip_math_string(a) == strip_math_string(b)
-    except (ValueError, IndexError):
-        return a == b
+        m = _TEXT_WRAPPER.search(answer)
+        if m is not None:
+            answer = m.group("text").strip()
+        return strip_math_string(answer)
+    except Exception:  # noqa: BLE001 - the original returns the answer on any error
+        return answer
+
+
+def math_strings_equal(a: str | None, b: str | None) -> bool:
+    """Hendrycks-MATH equivalence: the two ``mathd_normalize`` forms are equal."""
+    return mathd_normalize(a) == mathd_normalize(b)

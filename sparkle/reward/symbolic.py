@@ -22,13 +22,24 @@ def _count_unknown_letters(expr: str) -> int:
     return len({ch for ch in expr if ch.isalpha()})
 
 
-def sympy_allowed(expr: str) -> bool:
+def guard_allows(expr: str) -> bool:
     """The original's guard: at most two distinct letters, no ``^{``/``^(``, no towers of numeric powers."""
-    if len(expr) > MAX_SYMPY_CHARS or _count_unknown_letters(expr) > 2:
+    if _count_unknown_letters(expr) > 2:
         return False
     if any(bad in expr for bad in _BAD_SUBSTRINGS):
         return False
     return not any(r.search(expr) for r in _BAD_REGEXES)
+
+
+def sympy_allowed(expr: str) -> bool:
+    """The original's guard, and not longer than ``MAX_SYMPY_CHARS`` (longer ones count as "not equal")."""
+    return len(expr) <= MAX_SYMPY_CHARS and guard_allows(expr)
+
+
+def parse_surely_raises(expr: str) -> bool:
+    """True when sympy's parser is certain to raise on ``expr`` without running it: a backslash that is
+    not a line continuation is a tokenizer error (no quotes or line breaks, which could make it legal)."""
+    return "\\" in expr and not any(ch in expr for ch in "\n\r'\"")
 
 
 def plain_number(s: str) -> Fraction | None:
@@ -81,23 +92,25 @@ def _numerically_nonzero(diff) -> bool:
     return True
 
 
-def sympy_equal_worker(gt: str, given: str) -> bool:
-    """``simplify((gt)-(given)) == 0`` (runs in the worker; may be killed on overrun)."""
+def sympy_equal_worker(gt: str, given: str, if_raised: bool = False) -> bool:
+    """``simplify((gt)-(given)) == 0``; ``if_raised`` when parsing or simplifying raises (runs in the
+    worker; may be killed on overrun)."""
     import sympy
 
     try:
         diff = _parse(f"({gt})-({given})")
     except BaseException:  # noqa: BLE001 - sympy's parser raises anything, even SystemError
-        return False
-    try:
-        if _numerically_nonzero(diff):
-            return False
-    except Exception:
-        pass
+        return if_raised
+    if not if_raised:
+        try:
+            if _numerically_nonzero(diff):
+                return False
+        except Exception:
+            pass
     try:
         return bool(sympy.simplify(diff) == 0)
     except Exception:
-        return False
+        return if_raised
 
 
 def math_verify_configs():
