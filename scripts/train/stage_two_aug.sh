@@ -12,7 +12,7 @@
 # WANDB_API_KEY is set or `wandb login` was run, console logging otherwise.
 set -euo pipefail
 
-# Hyperparameters (SPEC §6; the same values as configs/stage_two_aug.yaml, which the tests check against the paper)
+# Hyperparameters (the paper's; the same values as configs/stage_two_aug.yaml, which the tests check against the paper)
 train_batch_size=128
 max_prompt_length=1024
 max_response_length=3000
@@ -23,7 +23,8 @@ ppo_mini_batch_size=64
 ppo_max_token_len_per_gpu=32768
 kl_loss_coef=0.01
 entropy_coeff=0.001
-val_n=16
+# validation is greedy (temperature 0, one sample), as the original ran it: see configs/sparkle_grpo.yaml
+val_n=1
 total_epochs=350
 save_freq=800
 test_freq=20
