@@ -151,7 +151,9 @@ def gather(checkpoint_dir: str | os.PathLike[str] = "checkpoints", gpu_probe=nvi
     cluster = env.get("RAY_ADDRESS") or (
         RAY_CLUSTER_FILE.read_text().strip() if RAY_CLUSTER_FILE.is_file() else None
     )
-    token = bool(env.get("RAY_AUTH_TOKEN")) or Path(env.get("RAY_AUTH_TOKEN_PATH") or RAY_TOKEN_FILE).is_file()
+    token = (
+        bool(env.get("RAY_AUTH_TOKEN")) or Path(env.get("RAY_AUTH_TOKEN_PATH") or RAY_TOKEN_FILE).is_file()
+    )
     target, free = free_bytes(checkpoint_dir)
     return Facts(
         python=tuple(sys.version_info[:3]),
@@ -250,7 +252,9 @@ def check_gpus(f: Facts) -> Item:
         )
     names = {}
     for gpu in f.gpus:
-        names[f"{gpu.name} {gpu.memory_gib:.0f} GiB"] = names.get(f"{gpu.name} {gpu.memory_gib:.0f} GiB", 0) + 1
+        names[f"{gpu.name} {gpu.memory_gib:.0f} GiB"] = (
+            names.get(f"{gpu.name} {gpu.memory_gib:.0f} GiB", 0) + 1
+        )
     detail = ", ".join(f"{n} x {name}" for name, n in names.items())
     old = [g for g in f.gpus if g.capability is not None and g.capability < MIN_CAPABILITY]
     if old:
@@ -290,8 +294,7 @@ def check_flash_attn(f: Facts) -> Item:
         "flash-attn",
         f"{f.flash_attn.error}: verl's actor loads the model with flash_attention_2 by default",
         f"{FLASH_ATTN_INSTALL}; or train without it: --attn sdpa on the launch scripts "
-        f"({' '.join(SDPA_OVERRIDES)})"
-        + ("" if status == "WARN" else "; or pip uninstall -y flash-attn"),
+        f"({' '.join(SDPA_OVERRIDES)})" + ("" if status == "WARN" else "; or pip uninstall -y flash-attn"),
     )
 
 
@@ -312,7 +315,9 @@ def check_ray(f: Facts) -> Item:
     ray = f.modules["ray"]
     if ray.version is None or ray.error:
         return Item("FAIL", "ray", f"ray {ray.error}", GPU_INSTALL)
-    where = f"cluster at {f.ray_cluster}" if f.ray_cluster else "no cluster running (one node: verl starts one)"
+    where = (
+        f"cluster at {f.ray_cluster}" if f.ray_cluster else "no cluster running (one node: verl starts one)"
+    )
     mode = f.ray_auth_mode
     detail = f"{ray.version}; {where}; RAY_AUTH_MODE={mode or 'unset'}"
     if mode is None and f.ray_token:
@@ -421,8 +426,7 @@ def _doctor(args: argparse.Namespace) -> int:
         fails = sum(item.status == "FAIL" for item in items)
         warns = sum(item.status == "WARN" for item in items)
         print(
-            "ready: this node can train and evaluate"
-            + (f" ({warns} warning(s))" if warns else "")
+            "ready: this node can train and evaluate" + (f" ({warns} warning(s))" if warns else "")
             if not fails
             else f"not ready: {fails} item(s) FAIL (fixes above)"
         )

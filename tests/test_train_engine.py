@@ -271,7 +271,11 @@ def test_launch_environment_reaches_verls_ray_actors(tiny_model_dir: Path, tmp_p
     assert result.returncode == 0, result.stderr[-3000:]
     line = next(ln for ln in result.stdout.splitlines() if ln.startswith("RESULT "))
     seen = json.loads(line[len("RESULT ") :])
-    assert seen == {"SPARKLE_PROBE_VALUE": "42", "WANDB_API_KEY": "secret-key", "TOKENIZERS_PARALLELISM": "true"}
+    assert seen == {
+        "SPARKLE_PROBE_VALUE": "42",
+        "WANDB_API_KEY": "secret-key",
+        "TOKENIZERS_PARALLELISM": "true",
+    }
 
 
 def test_a_submitted_jobs_runtime_env_is_kept() -> None:

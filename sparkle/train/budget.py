@@ -152,10 +152,16 @@ class DiskPlan:
         return self.needed_bytes <= self.free_bytes
 
     def line(self) -> str:
-        keep = "all kept (trainer.max_actor_ckpt_to_keep=null)" if self.keep is None else f"last {self.keep} kept"
+        keep = (
+            "all kept (trainer.max_actor_ckpt_to_keep=null)"
+            if self.keep is None
+            else f"last {self.keep} kept"
+        )
         if self.saves == 0:
             return f"no checkpoints (trainer.save_freq={self.save_freq})"
-        size = "size unknown" if self.checkpoint_bytes is None else f"~{self.checkpoint_bytes / 1e9:.0f} GB each"
+        size = (
+            "size unknown" if self.checkpoint_bytes is None else f"~{self.checkpoint_bytes / 1e9:.0f} GB each"
+        )
         need = "" if self.needed_bytes is None else f", need ~{self.needed_bytes / 1e9:,.0f} GB"
         free = "free space unknown" if self.free_bytes is None else f"{self.free_bytes / 1e9:,.0f} GB free"
         return f"{self.saves} saves (every {self.save_freq} steps + the last), {keep}, {size}{need}; {free} at {self.target}"
@@ -208,7 +214,11 @@ def nvidia_smi() -> tuple[str | None, list[GPU], str | None]:
         return None, [], "nvidia-smi is not on PATH (no NVIDIA driver on this machine)"
     try:
         out = subprocess.run(
-            [exe, "--query-gpu=driver_version,name,memory.total,compute_cap", "--format=csv,noheader,nounits"],
+            [
+                exe,
+                "--query-gpu=driver_version,name,memory.total,compute_cap",
+                "--format=csv,noheader,nounits",
+            ],
             capture_output=True,
             text=True,
             timeout=60,

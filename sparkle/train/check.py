@@ -89,7 +89,9 @@ class CheckReport:
             if self.parameters
             else "model size        unknown (its config.json is not on this machine)",
             f"checkpoints       {self.disk.line()}" if self.disk else "checkpoints       -",
-            f"GPU memory        {self.memory.line()}" if self.memory else "GPU memory        - (model size unknown)",
+            f"GPU memory        {self.memory.line()}"
+            if self.memory
+            else "GPU memory        - (model size unknown)",
             f"attention         {self.attention}",
         ]
         lines += [f"warning           {w}" for w in self.warnings]

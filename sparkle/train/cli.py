@@ -29,7 +29,9 @@ def _check(args: argparse.Namespace) -> int:
     from sparkle.train.check import run_check
     from sparkle.train.compose import to_yaml
 
-    report = run_check(args.config, args.overrides, max_rows=args.max_rows, gpu_memory_gib=args.gpu_memory_gib)
+    report = run_check(
+        args.config, args.overrides, max_rows=args.max_rows, gpu_memory_gib=args.gpu_memory_gib
+    )
     if args.print_config:
         # stdout holds only the YAML, so it can be piped; the summary goes to stderr
         print(report.summary(), file=sys.stderr)
