@@ -45,8 +45,8 @@ SDPA_OVERRIDES = (
     "actor_rollout_ref.model.use_remove_padding=false",
 )
 SDPA_COST = (
-    "PyTorch sdpa attention with padded micro-batches: same results, the actor's and reference's "
-    "forward/backward are slower (padding is computed, about 1.3-2x on 1k+3k-token rollouts)"
+    "the same model and loss, but the actor and reference compute on padded micro-batches, so their "
+    "forward/backward passes are slower and use more memory"
 )
 FLASH_ATTN_INSTALL = (
     "pip install ninja && MAX_JOBS=8 pip install flash-attn --no-build-isolation (compiles against the "

@@ -369,8 +369,6 @@ def launch(args: argparse.Namespace) -> int:
         if names:
             print(f"# passed to verl's Ray actors: {', '.join(names)}")
         return 0
-    if kernel:
-        raise SparkleError(kernel)
     if plan.missing_files:
         raise SparkleError(
             f"data file(s) {', '.join(plan.missing_files)} do not exist; build them with `sparkle data "
@@ -378,6 +376,8 @@ def launch(args: argparse.Namespace) -> int:
         )
     if hint:
         raise SparkleError(hint)
+    if kernel:
+        raise SparkleError(kernel)
     return run_plan(plan)
 
 
