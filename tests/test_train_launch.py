@@ -308,9 +308,8 @@ def test_launch_runs_the_command_and_tees_it(
     workdir: Path, tiny_model_dir: Path, tmp_path: Path, capsys, monkeypatch
 ) -> None:
     """The launch path end to end, with a stand-in interpreter in place of the GPU-only trainer."""
-    from sparkle.train.launch import launch
-
     from sparkle.train.budget import flash_attn_status
+    from sparkle.train.launch import launch
 
     stand_in = tmp_path / "python"
     stand_in.write_text(
