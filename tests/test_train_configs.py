@@ -1,5 +1,5 @@
 """The stage configs: composed by Hydra on the installed verl's ``ppo_trainer``, accepted by verl's own
-``validate_config``, and equal to SPEC §6 value by value; the shell scripts name the same values; verl's
+``validate_config``, and equal to the paper's values one by one; the shell scripts name the same values; verl's
 ``main_ppo --cfg job`` composes the launch command the scripts build; the ``verl/`` folder stays a boundary."""
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ pytestmark = pytest.mark.slow
 STAGE_TWO = ("stage_two_aug", "stage_two_hard", "stage_two_mix")
 STAGES = ("stage_one", *STAGE_TWO)
 
-# SPEC §6, one row per value, the same for every stage.
+# The paper's values, one row per value, the same for every stage.
 COMMON = [
     ("algorithm.adv_estimator", "grpo"),
     ("data.train_batch_size", 128),
