@@ -24,6 +24,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "sparkle.evaluate.cli",
     "sparkle.checkpoints.cli",
     "sparkle.pipeline",
+    "sparkle.doctor",
     "sparkle.demo",
 )
 

@@ -72,8 +72,12 @@ def test_check_passes_on_stage_one_data(stage_data: Path, tiny_model_dir: Path, 
     assert "updates / step    2" in out
     assert "train rows        130 of 130 kept" in out
     assert "steps             1 / epoch x 30 epochs = 30" in out
-    assert "val rows          3 of 3 x 16 samples" in out
+    assert "val rows          3 of 3 x 1 samples" in out
     assert "reward            reference 2, wrong -1, val reference 1, val wrong 0" in out
+    # resources: 30 steps saved every 80 -> one save (the last step), its size from the model's config
+    assert "checkpoints       1 saves (every 80 steps + the last), last 3 kept, ~0 GB each" in out
+    assert "GPU memory        GPU " in out and "gpu_memory_utilization=0.75" in out
+    assert "attention         flash_attention_2" in out
 
 
 def test_check_report_numbers(stage_data: Path, tiny_model_dir: Path) -> None:
@@ -91,7 +95,12 @@ def test_check_report_numbers(stage_data: Path, tiny_model_dir: Path) -> None:
     assert (report.gpus, report.rollouts_per_step, report.updates_per_step) == (16, 256, 2)
     assert (report.steps_per_epoch, report.total_steps) == (16, 480)
     assert report.reward_scores == {"reference": 2.0, "wrong": -1.0, "val reference": 1.0, "val wrong": 0.0}
-    assert report.warnings == []
+    from sparkle.train.budget import flash_attn_status
+
+    # the only warning on a machine without flash-attn is the attention kernel, with its fallback
+    expected = 0 if flash_attn_status()[0] else 1
+    assert len(report.warnings) == expected, report.warnings
+    assert all("--attn sdpa" in w for w in report.warnings)
 
 
 def test_check_passes_on_stage_two_aug_data_and_prints_config(
@@ -347,3 +356,93 @@ def test_check_applies_the_trainers_row_caps(stage_data: Path, tiny_model_dir: P
     assert "steps             4 (trainer.total_training_steps; 16 / epoch)" in report.summary()
     capped = run_check("smoke", _overrides(stage_data, tiny_model_dir), max_rows=24)
     assert (capped.train_rows_kept, capped.val_rows_kept, capped.steps_per_epoch) == (24, 3, 3)
+
+
+def test_count_parameters_matches_the_loaded_model(tiny_model_dir: Path) -> None:
+    from transformers import AutoModelForCausalLM
+
+    from sparkle.train.budget import KNOWN_PARAMETERS, count_parameters
+
+    model = AutoModelForCausalLM.from_pretrained(tiny_model_dir)
+    assert count_parameters(str(tiny_model_dir)) == sum(p.numel() for p in model.parameters())
+    assert count_parameters("Qwen/Qwen2.5-Math-7B") == KNOWN_PARAMETERS["Qwen/Qwen2.5-Math-7B"]
+    assert count_parameters("no/such-model-here") is None
+
+
+# (stage, steps, saves, kept, GB needed): Stage 1 is 40,315 problems / 128 = 314 steps x 30 epochs
+DISK = [
+    ("stage_one", 9420, 118, 3, 274),
+    ("stage_two_aug", 44 * 350, 20, 3, 274),  # e.g. 5.6k PSS rows: 44 steps x 350 epochs, saved every 800
+]
+
+
+@pytest.mark.parametrize(("stage", "steps", "saves", "kept", "gb"), DISK)
+def test_disk_plan_of_the_paper_runs(
+    stage: str, steps: int, saves: int, kept: int, gb: int, tiny_model_dir
+) -> None:
+    from sparkle.train.budget import KNOWN_PARAMETERS, disk_plan
+    from sparkle.train.compose import compose_config
+
+    cfg = compose_config(stage, [f"actor_rollout_ref.model.path={tiny_model_dir}"])
+    plan = disk_plan(cfg, steps, KNOWN_PARAMETERS["Qwen/Qwen2.5-Math-7B"])
+    assert (plan.saves, plan.kept) == (saves, kept)
+    assert round(plan.needed_bytes / 1e9) == gb
+    assert plan.free_bytes is not None and str(plan.target).endswith(f"sparkle/sparkle_{stage}")
+    keep_all = disk_plan(
+        compose_config(
+            stage, [f"actor_rollout_ref.model.path={tiny_model_dir}", "trainer.max_actor_ckpt_to_keep=null"]
+        ),
+        steps,
+        KNOWN_PARAMETERS["Qwen/Qwen2.5-Math-7B"],
+    )
+    assert keep_all.kept == saves and "all kept" in keep_all.line()
+
+
+# (GPU GiB, gpu_memory_utilization, words of the warning or None): 7B on 8 GPUs
+MEMORY = [
+    (79.3, 0.75, None),
+    (79.3, 0.8, "close to out-of-memory"),
+    (79.3, 0.95, "vLLM will refuse to start"),
+    (44.4, 0.75, "close to out-of-memory"),
+    (79.3, 0.2, "no room for the KV cache"),
+]
+
+
+@pytest.mark.parametrize(("gib", "utilization", "warning"), MEMORY)
+def test_memory_plan(gib: float, utilization: float, warning, tiny_model_dir: Path) -> None:
+    from sparkle.train.budget import KNOWN_PARAMETERS, memory_plan
+    from sparkle.train.compose import compose_config
+
+    cfg = compose_config(
+        "stage_one",
+        [
+            f"actor_rollout_ref.model.path={tiny_model_dir}",
+            f"actor_rollout_ref.rollout.gpu_memory_utilization={utilization}",
+        ],
+    )
+    plan = memory_plan(cfg, KNOWN_PARAMETERS["Qwen/Qwen2.5-Math-7B"], gib, "given")
+    problems = plan.problems()
+    if warning is None:
+        assert problems == []
+    else:
+        assert len(problems) == 1 and warning in problems[0]
+    if gib == 79.3:
+        # the config's value is the paper's budget on the paper's GPU
+        assert plan.paper_utilization == pytest.approx(0.754, abs=0.002)
+
+
+def test_check_warns_for_a_small_gpu(stage_data: Path, tiny_model_dir: Path, capsys) -> None:
+    status = sparkle_main(
+        [
+            "train",
+            "check",
+            "stage_one",
+            *_overrides(stage_data, tiny_model_dir),
+            "--gpu-memory-gib",
+            "0.5",
+        ]
+    )
+    out = capsys.readouterr().out
+    assert status == 0
+    assert "GPU memory        GPU 0.5 GiB (given with --gpu-memory-gib)" in out
+    assert "warning           vLLM asks for" in out

@@ -1,5 +1,5 @@
 """The stage configs: composed by Hydra on the installed verl's ``ppo_trainer``, accepted by verl's own
-``validate_config``, and equal to SPEC §6 value by value; the shell scripts name the same values; verl's
+``validate_config``, and equal to the paper's values one by one; the shell scripts name the same values; verl's
 ``main_ppo --cfg job`` composes the launch command the scripts build; the ``verl/`` folder stays a boundary."""
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ pytestmark = pytest.mark.slow
 STAGE_TWO = ("stage_two_aug", "stage_two_hard", "stage_two_mix")
 STAGES = ("stage_one", *STAGE_TWO)
 
-# SPEC §6, one row per value, the same for every stage.
+# The paper's values, one row per value, the same for every stage.
 COMMON = [
     ("algorithm.adv_estimator", "grpo"),
     ("data.train_batch_size", 128),
@@ -41,11 +41,20 @@ COMMON = [
     ("actor_rollout_ref.model.enable_gradient_checkpointing", True),
     ("actor_rollout_ref.rollout.name", "vllm"),
     ("actor_rollout_ref.rollout.tensor_model_parallel_size", 1),
-    ("actor_rollout_ref.rollout.gpu_memory_utilization", 0.8),
+    # the paper's 0.8 of what the actor left free, as vLLM V1's fraction of the whole A100-80GB
+    ("actor_rollout_ref.rollout.gpu_memory_utilization", 0.75),
     ("actor_rollout_ref.ref.fsdp_config.param_offload", True),
-    ("actor_rollout_ref.rollout.val_kwargs.n", 16),
-    ("actor_rollout_ref.rollout.val_kwargs.do_sample", True),
-    ("actor_rollout_ref.rollout.val_kwargs.temperature", 0.6),
+    # greedy validation, as the original ran it
+    ("actor_rollout_ref.rollout.val_kwargs.n", 1),
+    ("actor_rollout_ref.rollout.val_kwargs.do_sample", False),
+    ("actor_rollout_ref.rollout.val_kwargs.temperature", 0.0),
+    ("actor_rollout_ref.rollout.val_kwargs.top_p", 1.0),
+    ("actor_rollout_ref.rollout.val_kwargs.top_k", -1),
+    # dual-clip PPO off; verl 0.9's token-mean aggregation
+    ("actor_rollout_ref.actor.clip_ratio_c", 1e9),
+    ("actor_rollout_ref.actor.loss_agg_mode", "token-mean"),
+    # the last 3 checkpoints are kept
+    ("trainer.max_actor_ckpt_to_keep", 3),
     ("trainer.test_freq", 20),
     ("trainer.nnodes", 1),
     ("trainer.n_gpus_per_node", 8),
@@ -271,7 +280,9 @@ def test_launch_command_composes_in_verls_own_main_ppo(
     assert plan.command[:3] == [sys.executable, "-m", "verl.trainer.main_ppo"]
     assert job["actor_rollout_ref"]["actor"]["kl_loss_coef"] == 0.01
     assert job["actor_rollout_ref"]["actor"]["entropy_coeff"] == 0.001
-    assert job["actor_rollout_ref"]["rollout"]["val_kwargs"]["n"] == 16
+    assert job["actor_rollout_ref"]["rollout"]["val_kwargs"]["n"] == 1
+    assert job["actor_rollout_ref"]["rollout"]["val_kwargs"]["temperature"] == 0
+    assert job["actor_rollout_ref"]["actor"]["clip_ratio_c"] == 1e9
     assert job["actor_rollout_ref"]["model"]["path"] == str(tiny_model_dir)
     assert job["reward"]["custom_reward_function"]["reward_kwargs"]["reward_type"] == "spk_h_aug"
     assert job["trainer"]["total_epochs"] == 7
@@ -293,6 +304,10 @@ def test_verl_folder_is_the_engine_boundary(repo_root: Path) -> None:
     assert pinned and f'"verl=={pinned.group(1)}"' in pyproject
     for pin in ("torch==2.11.0", "vllm==0.24.0", "transformers==5.9.0"):
         assert f'"{pin}"' in pyproject
+    # flash-attn has only a source release, whose build needs torch inside pip's isolated build: it is a
+    # separate, documented step, never part of the extra
+    gpu_extra = re.search(r"^gpu = \[(.*?)^\]", pyproject, re.M | re.S).group(1)
+    assert not re.search(r'^\s*"flash', gpu_extra, re.M)
     import verl
 
     assert verl.__version__ == pinned.group(1)

@@ -100,7 +100,12 @@ def test_stage_one_dry_run(repo_root: Path, workdir: Path, tiny_model_dir: Path)
     assert f"actor_rollout_ref.model.path={tiny_model_dir}" in command
     assert [c for c in command if c.startswith("trainer.total_epochs=")] == ["trainer.total_epochs=3"]
     assert f"# log: {workdir / 'logs'}/sparkle_stage_one_" in out
-    assert "# note: trainer.nnodes=2 needs a Ray cluster: run `ray start --head`" in out
+    assert "# note: trainer.nnodes=2 needs a Ray cluster: on every node export the same RAY_AUTH_MODE" in out
+    assert "`ray start --head --port=6379`" in out
+    from sparkle.train.budget import flash_attn_status
+
+    if flash_attn_status()[0] is None:
+        assert "# note: flash-attn is not installed" in out and "--attn sdpa" in out
     assert not (workdir / "logs").exists()  # a dry run starts nothing and writes nothing
 
 
@@ -303,25 +308,39 @@ def test_launch_runs_the_command_and_tees_it(
     workdir: Path, tiny_model_dir: Path, tmp_path: Path, capsys, monkeypatch
 ) -> None:
     """The launch path end to end, with a stand-in interpreter in place of the GPU-only trainer."""
+    from sparkle.train.budget import flash_attn_status
     from sparkle.train.launch import launch
 
     stand_in = tmp_path / "python"
-    stand_in.write_text('#!/bin/sh\necho "trainer got $# arguments: $2"\nexit 0\n')
+    stand_in.write_text(
+        '#!/bin/sh\necho "trainer got $# arguments: $2"\necho "ray job: $RAY_JOB_CONFIG_JSON_ENV_VAR"\nexit 0\n'
+    )
     stand_in.chmod(0o755)
     monkeypatch.chdir(workdir)
-    status = launch(
-        _launch_args(
-            "smoke",
-            "--model",
-            str(tiny_model_dir),
-            "--python",
-            str(stand_in),
-            "--log-dir",
-            str(tmp_path / "logs"),
-        )
-    )
+    monkeypatch.setenv("SPARKLE_REWARD_TIMEOUT", "7")
+    monkeypatch.setenv("WANDB_API_KEY", "not-in-the-log-line")
+    monkeypatch.setenv("WANDB_MODE", "disabled")
+    args = [
+        "smoke",
+        "--model",
+        str(tiny_model_dir),
+        "--python",
+        str(stand_in),
+        "--log-dir",
+        str(tmp_path / "logs"),
+    ]
+    if flash_attn_status()[0] is None:
+        # without flash-attn the launch stops before anything starts and names the fallback
+        with pytest.raises(SparkleError, match="flash-attn.*--attn sdpa"):
+            launch(_launch_args(*args))
+        assert not (tmp_path / "logs").exists()
+    status = launch(_launch_args(*args, "--attn", "sdpa"))
     assert status == 0
-    assert "trainer got" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "trainer got" in out
+    job = json.loads(out.split("ray job: ", 1)[1].splitlines()[0])
+    assert job["runtime_env"]["env_vars"]["SPARKLE_REWARD_TIMEOUT"] == "7"
+    assert job["runtime_env"]["env_vars"]["WANDB_API_KEY"] == "not-in-the-log-line"
     (log_file,) = (tmp_path / "logs").glob("sparkle_smoke_*.log")
     lines = log_file.read_text().splitlines()
     command = shlex.split(lines[0][2:])
@@ -332,3 +351,6 @@ def test_launch_runs_the_command_and_tees_it(
         f"--config-path={Path(__file__).resolve().parents[1] / 'configs'}",
     ]
     assert lines[1] == f"trainer got {len(command) - 1} arguments: verl.trainer.main_ppo"
+    assert "not-in-the-log-line" not in lines[0]
+    assert "+actor_rollout_ref.model.override_config.attn_implementation=sdpa" in command
+    assert "actor_rollout_ref.model.use_remove_padding=false" in command

@@ -3,16 +3,18 @@
 #
 # Usage: scripts/train/stage_two_aug.sh [--model DIR (default $PATH_TO_STAGE_ONE_MODEL)] [--nnodes N] [--gpus-per-node G] [--dry-run] [HYDRA_OVERRIDES...]
 #   --dry-run        print the fully composed config and the exact launch command; start nothing
-#   --nnodes N       run on N nodes of a Ray cluster: `ray start --head` on this node, then
-#                    `ray start --address=<this-node-ip>:6379` on each other node, then run this script here
-#                    (or export RAY_ADDRESS=<head-ip>:6379 to join an existing cluster)
+#   --attn sdpa      train without flash-attn (sdpa attention, remove-padding off; slower); without it the
+#                    launch stops before anything starts when flash-attn does not import
+#   --nnodes N       run on N nodes of a Ray cluster: the same RAY_AUTH_MODE on every node, `ray start --head`
+#                    on this node, `ray start --address=<this-node-ip>:6379` on the others, then this script
+#                    here (exact commands: scripts/train/README.md, "Several nodes")
 #   HYDRA_OVERRIDES  any verl key, e.g. trainer.total_training_steps=10 (later values win)
 # Environment: PYTHON (default python3); data files in data/ (built by `sparkle data ...`); logs in $LOG_DIR (default logs/);
 # checkpoints in checkpoints/sparkle/<experiment>; a rerun resumes from the latest one. wandb is used when
 # WANDB_API_KEY is set or `wandb login` was run, console logging otherwise.
 set -euo pipefail
 
-# Hyperparameters (SPEC §6; the same values as configs/stage_two_aug.yaml, which the tests check against the paper)
+# Hyperparameters (the paper's; the same values as configs/stage_two_aug.yaml, which the tests check against the paper)
 train_batch_size=128
 max_prompt_length=1024
 max_response_length=3000
@@ -23,7 +25,8 @@ ppo_mini_batch_size=64
 ppo_max_token_len_per_gpu=32768
 kl_loss_coef=0.01
 entropy_coeff=0.001
-val_n=16
+# validation is greedy (temperature 0, one sample), as the original ran it: see configs/sparkle_grpo.yaml
+val_n=1
 total_epochs=350
 save_freq=800
 test_freq=20

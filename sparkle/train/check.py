@@ -4,7 +4,10 @@ Composes the stage config, runs verl's own ``validate_config``, checks that the 
 have verl's RL schema, builds verl's dataset from them (``create_rl_dataset``, tokenizer from
 ``actor_rollout_ref.model.path``, overlong prompts filtered as the trainer would), loads the reward through
 verl's loader (``get_custom_reward_fn``) and scores a reference answer against a wrong one, and checks the
-batch arithmetic. Nothing here needs a GPU or starts Ray.
+batch arithmetic, then estimates what the run needs: steps, checkpoints and their disk next to the free
+space of the checkpoint folder, GPU memory of the rollout phase against the GPU found here (or the one
+named), and whether the attention kernel the actor loads is importable. Nothing here needs a GPU or starts
+Ray.
 """
 
 from __future__ import annotations
@@ -19,6 +22,15 @@ from typing import Any
 
 from sparkle.errors import SparkleError
 from sparkle.log import get_logger
+from sparkle.train.budget import (
+    DiskPlan,
+    MemoryPlan,
+    attention_problem,
+    attn_implementation,
+    count_parameters,
+    disk_plan,
+    memory_plan,
+)
 from sparkle.train.compose import compose_config, model_path, validate
 
 log = get_logger(__name__)
@@ -45,6 +57,10 @@ class CheckReport:
     fixed_steps: bool = False
     reward_scores: dict[str, float] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    parameters: int | None = None
+    disk: DiskPlan | None = None
+    memory: MemoryPlan | None = None
+    attention: str = "flash_attention_2"
 
     def summary(self) -> str:
         """A short human-readable summary (one fact a line)."""
@@ -69,6 +85,14 @@ class CheckReport:
             "reward            "
             + ", ".join(f"{k} {v:g}" for k, v in self.reward_scores.items())
             + f" ({c.reward.custom_reward_function.path}:{c.reward.custom_reward_function.name})",
+            f"model size        {self.parameters / 1e9:.2f}e9 parameters"
+            if self.parameters
+            else "model size        unknown (its config.json is not on this machine)",
+            f"checkpoints       {self.disk.line()}" if self.disk else "checkpoints       -",
+            f"GPU memory        {self.memory.line()}"
+            if self.memory
+            else "GPU memory        - (model size unknown)",
+            f"attention         {self.attention}",
         ]
         lines += [f"warning           {w}" for w in self.warnings]
         return "\n".join(lines)
@@ -276,8 +300,34 @@ def batch_arithmetic(cfg) -> tuple[int, int, list[str]]:
     return gpus, batch // mini, warnings
 
 
+def resource_warnings(
+    report: CheckReport, gpu_memory_gib: float | None = None, flash_status: tuple | None = None
+) -> None:
+    """Fill in the report's disk, memory and attention estimates and warn where they do not fit."""
+    cfg = report.config
+    report.parameters = count_parameters(model_path(cfg))
+    report.disk = disk_plan(cfg, report.total_steps, report.parameters)
+    if report.disk.fits() is False:
+        report.warnings.append(
+            f"the checkpoints need ~{report.disk.needed_bytes / 1e9:,.0f} GB but {report.disk.target} has "
+            f"{report.disk.free_bytes / 1e9:,.0f} GB free: point trainer.default_local_dir at a larger disk or "
+            "lower trainer.max_actor_ckpt_to_keep"
+        )
+    if report.parameters:
+        source = "given with --gpu-memory-gib" if gpu_memory_gib else ""
+        report.memory = memory_plan(cfg, report.parameters, gpu_memory_gib, source)
+        report.warnings.extend(report.memory.problems())
+    report.attention = attn_implementation(cfg)
+    problem = attention_problem(cfg, flash_status)
+    if problem:
+        report.warnings.append(problem)
+
+
 def run_check(
-    config: str | os.PathLike[str], overrides: list[str] | None = None, max_rows: int = -1
+    config: str | os.PathLike[str],
+    overrides: list[str] | None = None,
+    max_rows: int = -1,
+    gpu_memory_gib: float | None = None,
 ) -> CheckReport:
     """Every check of `sparkle train check`; raises SparkleError on the first problem, else a report."""
     cfg = compose_config(config, overrides)
@@ -330,7 +380,7 @@ def run_check(
     fixed_steps = cfg.trainer.get("total_training_steps")
     total_steps = fixed_steps or steps_per_epoch * int(cfg.trainer.total_epochs)
     n = int(cfg.actor_rollout_ref.rollout.n)
-    return CheckReport(
+    report = CheckReport(
         config=cfg,
         gpus=gpus,
         rollouts_per_step=batch * n,
@@ -346,3 +396,5 @@ def run_check(
         reward_scores=scores,
         warnings=warnings,
     )
+    resource_warnings(report, gpu_memory_gib)
+    return report

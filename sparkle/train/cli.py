@@ -29,7 +29,9 @@ def _check(args: argparse.Namespace) -> int:
     from sparkle.train.check import run_check
     from sparkle.train.compose import to_yaml
 
-    report = run_check(args.config, args.overrides, max_rows=args.max_rows)
+    report = run_check(
+        args.config, args.overrides, max_rows=args.max_rows, gpu_memory_gib=args.gpu_memory_gib
+    )
     if args.print_config:
         # stdout holds only the YAML, so it can be piped; the summary goes to stderr
         print(report.summary(), file=sys.stderr)
@@ -68,7 +70,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="compose a stage config and check it (verl validate_config, data, reward, batches); no GPU",
         description="Compose CONFIG (a stage name such as stage_one or a YAML file) with Hydra overrides, run "
         "verl's validate_config, check the train/val files and build verl's dataset from them, load the "
-        "reward through verl's loader and score one row, check the batch arithmetic, and print a summary.",
+        "reward through verl's loader and score one row, check the batch arithmetic, and print a summary "
+        "with the steps, checkpoints and disk, the GPU memory estimate and the attention kernel.",
     )
     p.add_argument(
         "config", help="stage name (stage_one, stage_two_aug, stage_two_hard, stage_two_mix, smoke) or YAML"
@@ -84,6 +87,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         type=int,
         default=-1,
         help="build verl's dataset from the first N rows only (default: all)",
+    )
+    p.add_argument(
+        "--gpu-memory-gib",
+        type=float,
+        default=None,
+        help="memory of the GPUs the run will use, for the memory estimate (default: the GPU found here, "
+        "else the paper's A100-80GB)",
     )
     p.set_defaults(func=_check)
 

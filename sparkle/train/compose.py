@@ -127,8 +127,109 @@ def model_path(cfg) -> str | None:
     return str(value) if value not in (None, "") else None
 
 
+# Every value a run depends on: (key, kind, lower bound, upper bound, what it must be). Kinds: "int" (not a
+# bool), "float" (any real number, ints included), "freq" (-1 = never, else an int >= 1), "int?" (null or
+# an int >= lower). Bounds are inclusive unless the description says "> x".
+VALUE_RULES: tuple[tuple[str, str, float | None, float | None, str], ...] = (
+    ("actor_rollout_ref.actor.optim.lr", "float", 0.0, 1.0, "a learning rate > 0 (the paper: 1e-6)"),
+    (
+        "actor_rollout_ref.actor.kl_loss_coef",
+        "float",
+        0.0,
+        None,
+        "a coefficient >= 0 (the paper: 0.001 / 0.01)",
+    ),
+    ("actor_rollout_ref.actor.entropy_coeff", "float", 0.0, None, "a coefficient >= 0 (the paper: 0.001)"),
+    (
+        "actor_rollout_ref.actor.clip_ratio_c",
+        "float",
+        1.0,
+        None,
+        "a dual-clip bound > 1 (1e9 switches it off)",
+    ),
+    ("trainer.total_epochs", "int", 1, None, "a whole number of epochs >= 1"),
+    ("trainer.total_training_steps", "int?", 1, None, "null or a whole number of steps >= 1"),
+    ("data.train_batch_size", "int", 1, None, "a whole number of prompts >= 1 (the paper: 128)"),
+    ("data.max_prompt_length", "int", 1, None, "a token count >= 1 (the paper: 1024)"),
+    ("data.max_response_length", "int", 1, None, "a token count >= 1 (the paper: 3000)"),
+    ("actor_rollout_ref.actor.ppo_mini_batch_size", "int", 1, None, "a whole number of prompts >= 1"),
+    ("actor_rollout_ref.actor.ppo_max_token_len_per_gpu", "int", 1, None, "a token count >= 1"),
+    ("actor_rollout_ref.rollout.n", "int", 1, None, "a number of rollouts per prompt >= 1 (the paper: 32)"),
+    ("actor_rollout_ref.rollout.temperature", "float", 0.0, None, "a temperature >= 0 (the paper: 0.6)"),
+    ("actor_rollout_ref.rollout.val_kwargs.n", "int", 1, None, "a number of validation samples >= 1"),
+    (
+        "actor_rollout_ref.rollout.val_kwargs.temperature",
+        "float",
+        0.0,
+        None,
+        "a temperature >= 0 (0 = greedy)",
+    ),
+    ("actor_rollout_ref.rollout.val_kwargs.top_p", "float", 0.0, 1.0, "a probability in (0, 1]"),
+    (
+        "actor_rollout_ref.rollout.gpu_memory_utilization",
+        "float",
+        0.0,
+        1.0,
+        "a fraction of the GPU in (0, 1]",
+    ),
+    ("actor_rollout_ref.rollout.tensor_model_parallel_size", "int", 1, None, "a whole number of GPUs >= 1"),
+    ("trainer.save_freq", "freq", None, None, "-1 (never) or a whole number of steps >= 1"),
+    ("trainer.test_freq", "freq", None, None, "-1 (never) or a whole number of steps >= 1"),
+    ("trainer.nnodes", "int", 1, None, "a whole number of nodes >= 1"),
+    ("trainer.n_gpus_per_node", "int", 1, None, "a whole number of GPUs >= 1"),
+    ("trainer.max_actor_ckpt_to_keep", "int?", 1, None, "null (keep all) or a number of checkpoints >= 1"),
+)
+# bounds that exclude the bound itself
+_EXCLUSIVE_LOW = {
+    "actor_rollout_ref.actor.optim.lr",
+    "actor_rollout_ref.actor.clip_ratio_c",
+    "actor_rollout_ref.rollout.val_kwargs.top_p",
+    "actor_rollout_ref.rollout.gpu_memory_utilization",
+}
+
+
+def _value_problem(value: Any, kind: str, low: float | None, high: float | None, exclusive: bool) -> bool:
+    import math
+
+    if kind == "int?" and value is None:
+        return False
+    if kind == "freq":
+        return isinstance(value, bool) or not isinstance(value, int) or not (value == -1 or value >= 1)
+    if kind in ("int", "int?"):
+        if isinstance(value, bool) or not isinstance(value, int):
+            return True
+    elif isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        return True
+    if low is not None and (value <= low if exclusive else value < low):
+        return True
+    return high is not None and value > high
+
+
+def check_values(cfg) -> None:
+    """Refuse a wrong type or range of any value the run depends on, in one line naming key, value and
+    what it must be (before verl, Ray or a GPU is touched)."""
+    from omegaconf import OmegaConf
+
+    for key, kind, low, high, what in VALUE_RULES:
+        try:
+            value = OmegaConf.select(cfg, key, throw_on_missing=True)
+        except Exception as e:
+            raise SparkleError(f"{key}: {e}; it must be {what}") from None
+        if _value_problem(value, kind, low, high, key in _EXCLUSIVE_LOW):
+            raise SparkleError(f"{key}={value!r} ({type(value).__name__}): it must be {what}")
+    model = cfg.actor_rollout_ref.model
+    impl = (model.get("override_config") or {}).get("attn_implementation", "flash_attention_2")
+    if model.get("use_remove_padding") and impl != "flash_attention_2":
+        raise SparkleError(
+            f"actor_rollout_ref.model.use_remove_padding=true with attn_implementation={impl}: verl packs the "
+            "sequences of a micro-batch without an attention mask, which only flash_attention_2 separates; "
+            "set actor_rollout_ref.model.use_remove_padding=false"
+        )
+
+
 def validate(cfg) -> None:
-    """Run verl's own ``validate_config`` (the check ``main_ppo`` runs first) on a composed config.
+    """Check every value's type and range (:func:`check_values`), then run verl's own ``validate_config``
+    (the check ``main_ppo`` runs first) on a composed config.
 
     verl reports problems with ``assert``/``ValueError`` and prints progress to stdout; both are turned
     into a SparkleError / sent to stderr so a command's stdout stays its own output.
@@ -136,6 +237,7 @@ def validate(cfg) -> None:
     from verl.trainer.ppo.utils import need_critic, need_reference_policy
     from verl.utils.config import validate_config
 
+    check_values(cfg)
     try:
         with contextlib.redirect_stdout(sys.stderr), warnings.catch_warnings():
             # need_critic warns that GRPO has no critic: expected here

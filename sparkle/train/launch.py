@@ -6,7 +6,11 @@ user's arguments. This module picks the model (``--model``, an environment varia
 not share the driver's working directory), turns on wandb when it is configured, composes and validates the
 config with verl before anything starts, and then either prints the composed config and the exact command
 (``--dry-run``) or runs ``python -m verl.trainer.main_ppo`` with its output tee'd to
-``logs/<experiment>_<time>.log``. verl resumes from the latest checkpoint in
+``logs/<experiment>_<time>.log``. Before anything starts it refuses a config whose attention kernel does
+not import here (flash-attn; ``--attn sdpa`` is the fallback), and it hands the environment variables the
+run relies on (wandb, Hugging Face, ``SPARKLE_*``) to verl's Ray actors through Ray's job runtime
+environment, so they reach workers on every node without appearing on the command line or in the logged
+config. verl resumes from the latest checkpoint in
 ``trainer.default_local_dir`` by itself (``trainer.resume_mode=auto``); the directory is stable per
 experiment, so re-running the same command continues the run.
 """
@@ -14,6 +18,7 @@ experiment, so re-running the same command continues the run.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import shlex
@@ -25,6 +30,7 @@ from pathlib import Path
 
 from sparkle.errors import SparkleError
 from sparkle.log import get_logger
+from sparkle.train.budget import SDPA_OVERRIDES, attention_problem
 from sparkle.train.compose import (
     compose_config,
     merge_overrides,
@@ -40,6 +46,27 @@ log = get_logger(__name__)
 HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 PLAIN_VALUE = re.compile(r"^[\w/.:+-]+$")
 RAY_CLUSTER_FILE = Path("/tmp/ray/ray_current_cluster")
+# Ray applies the runtime environment in this variable to the job the driver's ray.init() starts (the
+# mechanism of `ray job submit`); verl merges its own runtime_env on top of it.
+RAY_JOB_CONFIG = "RAY_JOB_CONFIG_JSON_ENV_VAR"
+# variables verl's Ray actors need on every node: logging, model downloads, the reward's settings
+FORWARDED_ENV = (
+    "WANDB_API_KEY",
+    "WANDB_MODE",
+    "WANDB_ENTITY",
+    "WANDB_PROJECT",
+    "WANDB_BASE_URL",
+    "WANDB_DIR",
+    "HF_TOKEN",
+    "HF_HOME",
+    "HF_ENDPOINT",
+    "HF_HUB_OFFLINE",
+    "HF_DATASETS_OFFLINE",
+    "HF_HUB_CACHE",
+    "TRANSFORMERS_CACHE",
+)
+FORWARDED_PREFIXES = ("SPARKLE_",)
+ATTN_CHOICES = ("flash_attention_2", "sdpa")
 
 
 @dataclass
@@ -136,12 +163,20 @@ def plan_launch(
     log_dir: str | os.PathLike[str] = "logs",
     python: str | None = None,
     now: float | None = None,
+    attn: str | None = None,
 ) -> LaunchPlan:
-    """Compose and validate the run's config and build the exact ``main_ppo`` command (starts nothing)."""
+    """Compose and validate the run's config and build the exact ``main_ppo`` command (starts nothing).
+
+    ``attn="sdpa"`` adds the overrides that train without flash-attn (sdpa attention, remove-padding off).
+    """
     config_path = resolve_config_path(config)
     user = list(overrides or [])
     chosen = resolve_model(model, model_env, local_model)
     extra: list[str] = []
+    if attn not in (None, *ATTN_CHOICES):
+        raise SparkleError(f"--attn {attn}: choose one of {', '.join(ATTN_CHOICES)}")
+    if attn == "sdpa":
+        extra.extend(SDPA_OVERRIDES)
     if chosen:
         extra.append(f"actor_rollout_ref.model.path={hydra_value(chosen)}")
     if nnodes is not None:
@@ -204,10 +239,40 @@ def ray_cluster_hint(nnodes: int) -> str | None:
     if nnodes <= 1 or os.environ.get("RAY_ADDRESS") or RAY_CLUSTER_FILE.is_file():
         return None
     return (
-        f"trainer.nnodes={nnodes} needs a Ray cluster: run `ray start --head` on this node and "
-        "`ray start --address=<head-ip>:6379` on every other node, then launch from the head node "
-        "(or export RAY_ADDRESS=<head-ip>:6379)"
+        f"trainer.nnodes={nnodes} needs a Ray cluster: on every node export the same RAY_AUTH_MODE (token, "
+        "with the head's `ray get-auth-token` as RAY_AUTH_TOKEN on the others, or disabled on a private "
+        "network), run `ray start --head --port=6379` on this node and `ray start --address=<head-ip>:6379` "
+        "on the others, then launch from this node (scripts/train/README.md, 'Several nodes')"
     )
+
+
+def forwarded_env(environ: dict[str, str] | None = None) -> dict[str, str]:
+    """The variables of ``environ`` that verl's Ray actors need (names in FORWARDED_ENV or SPARKLE_*)."""
+    environ = dict(os.environ if environ is None else environ)
+    return {
+        k: v
+        for k, v in sorted(environ.items())
+        if v != "" and (k in FORWARDED_ENV or k.startswith(FORWARDED_PREFIXES))
+    }
+
+
+def child_environment(environ: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment of ``main_ppo``: ours, plus Ray's job runtime environment carrying the forwarded
+    variables to every actor (merged into one a `ray job submit` already set; its values win)."""
+    env = dict(os.environ if environ is None else environ)
+    forwarded = forwarded_env(env)
+    if not forwarded:
+        return env
+    try:
+        job = json.loads(env.get(RAY_JOB_CONFIG) or "{}")
+    except json.JSONDecodeError:
+        raise SparkleError(f"{RAY_JOB_CONFIG} is not JSON: unset it or fix it") from None
+    runtime_env = job.setdefault("runtime_env", {}) or {}
+    job["runtime_env"] = runtime_env
+    env_vars = runtime_env.setdefault("env_vars", {}) or {}
+    runtime_env["env_vars"] = {**forwarded, **env_vars}
+    env[RAY_JOB_CONFIG] = json.dumps(job)
+    return env
 
 
 def run_plan(plan: LaunchPlan) -> int:
@@ -220,7 +285,13 @@ def run_plan(plan: LaunchPlan) -> int:
     log.info("logging to %s", plan.log_path)
     with open(plan.log_path, "w", encoding="utf-8") as out:
         out.write("$ " + shlex.join(plan.command) + "\n")
-        process = subprocess.Popen(plan.command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        env = child_environment()
+        names = sorted(json.loads(env.get(RAY_JOB_CONFIG, "{}")).get("runtime_env", {}).get("env_vars", {}))
+        if names:
+            log.info("passing %s to verl's Ray actors (Ray job runtime environment)", ", ".join(names))
+        process = subprocess.Popen(
+            plan.command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env
+        )
         assert process.stdout is not None
         try:
             for line in process.stdout:
@@ -252,6 +323,13 @@ def build_parser(parser: argparse.ArgumentParser | None = None) -> argparse.Argu
     parser.add_argument("--log-dir", default=os.environ.get("LOG_DIR", "logs"), help="where the run log goes")
     parser.add_argument("--python", default=None, help="Python that runs verl (default: this one)")
     parser.add_argument(
+        "--attn",
+        choices=ATTN_CHOICES,
+        default=None,
+        help="attention of verl's actor: flash_attention_2 (verl's default; needs flash-attn) or sdpa "
+        "(no flash-attn; remove-padding off, slower)",
+    )
+    parser.add_argument(
         "--dry-run", action="store_true", help="print the composed config and command; run nothing"
     )
     return parser
@@ -269,8 +347,10 @@ def launch(args: argparse.Namespace) -> int:
         gpus_per_node=args.gpus_per_node,
         log_dir=args.log_dir,
         python=args.python,
+        attn=getattr(args, "attn", None),
     )
     hint = ray_cluster_hint(int(plan.config.trainer.nnodes))
+    kernel = attention_problem(plan.config)
     if args.dry_run:
         print("# composed config")
         print(to_yaml(plan.config).rstrip())
@@ -283,6 +363,11 @@ def launch(args: argparse.Namespace) -> int:
             print(f"# note: {hint}")
         for path in plan.missing_files:
             print(f"# note: data file {path} does not exist yet")
+        if kernel:
+            print(f"# note: {kernel}")
+        names = forwarded_env()
+        if names:
+            print(f"# passed to verl's Ray actors: {', '.join(names)}")
         return 0
     if plan.missing_files:
         raise SparkleError(
@@ -291,6 +376,8 @@ def launch(args: argparse.Namespace) -> int:
         )
     if hint:
         raise SparkleError(hint)
+    if kernel:
+        raise SparkleError(kernel)
     return run_plan(plan)
 
 
