@@ -57,9 +57,11 @@ def score_response(
 ) -> Scored:
     """Score a response (or a prompt + response chat string, as the original trainer did).
 
-    A row is augmented (PSS) when ``thinking_level >= 1``, when the text carries the PSS marker
-    "Assistant: <think>", or — the original's heuristic — when the response closes ``</think>`` without
-    opening it. Only ``spk_h_aug`` and the reported ``format_ok`` use the augmented check.
+    The text is first cut as the original cut it (``completion_part``). A row is augmented (PSS) when
+    ``thinking_level >= 1``, when the string carries the PSS marker "Assistant: <think>", or — the
+    original's heuristic — when the scored text closes ``</think>`` without opening it. Only
+    ``spk_h_aug`` and the reported ``format_ok`` use the augmented check. Never raises on odd input: a
+    non-string response scores as an empty one.
     """
     if reward_type not in REWARD_TYPES:
         raise SparkleError(f"unknown reward_type {reward_type!r}: use one of {', '.join(REWARD_TYPES)}")
