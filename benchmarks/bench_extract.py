@@ -33,9 +33,11 @@ SHAPES = {
     "space-form boxes": lambda n: _repeat("\\boxed ", n),
     "line phrases, no block": lambda n: _repeat("The answer is ", n),
     "deep braces then a box": lambda n: "{" * n + "\\boxed{1",
-    "realistic response": lambda n: "<think>\n"
-    + _repeat("We compute the value: 3.5 and so on. ", n)
-    + "\n</think>\n<answer>\nThe answer is \\boxed{42}.\n</answer>",
+    "realistic response": lambda n: (
+        "<think>\n"
+        + _repeat("We compute the value: 3.5 and so on. ", n)
+        + "\n</think>\n<answer>\nThe answer is \\boxed{42}.\n</answer>"
+    ),
 }
 
 

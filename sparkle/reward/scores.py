@@ -1,4 +1,4 @@
-"""Reward types (SPEC §5) and the verl entry point ``compute_score``."""
+"""Reward types (docs/reward.md) and the verl entry point ``compute_score``."""
 
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ class Scored:
 
 
 def reward_from(reward_type: str, correct: bool, fmt_ok: bool, granular: float, uncertain: bool) -> float:
-    """The reward table of SPEC §5 for one verdict."""
+    """The score of one reward type for one verdict (an abstention scores 0.0 in every type)."""
     if uncertain:
         return 0.0
     if reward_type in ("spk_h", "spk_h_aug"):
