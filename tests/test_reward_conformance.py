@@ -71,6 +71,7 @@ def test_field_agreement(report: ConformanceReport, field: str) -> None:
 def test_each_reading_is_reproduced(report: ConformanceReport, reward_type: str) -> None:
     assert report.chat_agree[reward_type] == report.n
     assert report.resp_agree[reward_type] == report.n
+    assert report.chat_from_response_agree[reward_type] == report.n
 
 
 def test_every_disagreement_is_listed(report: ConformanceReport) -> None:
@@ -118,3 +119,4 @@ def test_fuzz_extraction_and_grader_are_separately_right(fuzz_report: Conformanc
 def test_fuzz_each_reading_is_reproduced(fuzz_report: ConformanceReport, reward_type: str) -> None:
     assert fuzz_report.chat_agree[reward_type] == fuzz_report.n
     assert fuzz_report.resp_agree[reward_type] == fuzz_report.n
+    assert fuzz_report.chat_from_response_agree[reward_type] == fuzz_report.n

@@ -160,6 +160,20 @@ def test_both_readings_of_the_original(response: str, truth: str, rt: str, chat:
     text = _chat(plain_prompt("q?"), response)
     assert score_response(text, truth, reward_type=rt).score == pytest.approx(chat)
     assert score_response(response, truth, reward_type=rt).score == pytest.approx(alone)
+    # the verl path can reproduce either reading from the response alone
+    assert compute_score("x", response, truth, {}, reward_type=rt)["score"] == pytest.approx(alone)
+    assert compute_score("x", response, truth, {}, reward_type=rt, reading="chat")["score"] == pytest.approx(
+        chat
+    )
+
+
+@pytest.mark.parametrize("rt", ["spk_h", "spk_h_aug", "spk_s", "spk_g", "val"])
+def test_chat_reading_of_a_pss_response(rt: str) -> None:
+    prompt = pss_prompt("What is 5+7?", "First add the units.")
+    response = "So 5+7=12.\n</think>\n<think>\n<answer>\nThe answer is \\boxed{12}.\n</answer>\nAssistant: ok"
+    by_chat = score_response(_chat(prompt, response), "12", reward_type=rt)
+    by_level = score_response(response, "12", reward_type=rt, thinking_level=1, reading="chat")
+    assert by_chat.scores == by_level.scores
 
 
 BAD_INPUT = [
@@ -223,6 +237,8 @@ def test_unknown_reward_type_and_policy_are_user_errors() -> None:
         compute_score("a", GOOD, "12", reward_type="spk_x")
     with pytest.raises(SparkleError, match="policy"):
         compute_score("a", GOOD, "12", policy="lenient")
+    with pytest.raises(SparkleError, match="reading"):
+        compute_score("a", GOOD, "12", reading="prompt")
 
 
 def test_import_is_light() -> None:

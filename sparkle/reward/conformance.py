@@ -58,7 +58,8 @@ class ConformanceReport:
 
     ``agree`` counts the fields of ``FIELDS`` (scores: the verl path, response + level, against either
     reading); ``chat_agree`` / ``resp_agree`` count each reading on its own (chat string; response
-    without a level); ``extra_agree`` / ``extra_n`` count the diagnostics
+    without a level); ``chat_from_response_agree`` the chat reading recomputed by the verl path from the
+    response and its level (``reading="chat"``); ``extra_agree`` / ``extra_n`` count the diagnostics
     (``extract_rule`` only over rows that record it).
     """
 
@@ -66,6 +67,7 @@ class ConformanceReport:
     agree: dict[str, int] = field(default_factory=lambda: {f: 0 for f in FIELDS})
     chat_agree: dict[str, int] = field(default_factory=lambda: {f: 0 for f in REWARD_TYPES})
     resp_agree: dict[str, int] = field(default_factory=lambda: {f: 0 for f in REWARD_TYPES})
+    chat_from_response_agree: dict[str, int] = field(default_factory=lambda: {f: 0 for f in REWARD_TYPES})
     extra_agree: dict[str, int] = field(default_factory=lambda: {RULE_FIELD: 0, GRADER_ONLY: 0})
     extra_n: dict[str, int] = field(default_factory=lambda: {RULE_FIELD: 0, GRADER_ONLY: 0})
     disagreements: dict[str, dict[str, tuple]] = field(default_factory=dict)
@@ -137,6 +139,7 @@ def check_row(report: ConformanceReport, row: dict) -> None:
         bad[GRADER_ONLY] = (on_ref, theirs["train_correct"])
     mine_resp = score_response(response, gt, policy="train", thinking_level=level).scores
     mine_plain = score_response(response, gt, policy="train").scores  # the original's call: no level
+    mine_wrap = score_response(response, gt, policy="train", thinking_level=level, reading="chat").scores
     mine_chat = score_response(
         CHAT_TEMPLATE.format(prompt=prompt, response=response), gt, policy="train"
     ).scores
@@ -147,6 +150,7 @@ def check_row(report: ConformanceReport, row: dict) -> None:
         _count(report, bad, rt, mine_resp[rt], (theirs_chat[rt], theirs_resp[rt]), either)
         report.chat_agree[rt] += chat_ok
         report.resp_agree[rt] += resp_ok
+        report.chat_from_response_agree[rt] += _close(mine_wrap[rt], theirs_chat[rt])
         if not chat_ok:
             bad[f"{rt}@chat"] = (mine_chat[rt], theirs_chat[rt])
         if not resp_ok:
@@ -187,17 +191,22 @@ def format_report(report: ConformanceReport, title: str) -> list[str]:
     """The per-field rate table of one file."""
     lines = [f"== {title}: {report.n} rows"]
     for name in FIELDS:
-        lines.append(f"{name:28s} {report.agree[name]:6d}/{report.n}  {100 * report.rate(name):7.2f}%")
+        lines.append(f"{name:32s} {report.agree[name]:6d}/{report.n}  {100 * report.rate(name):7.2f}%")
     for name in REWARD_TYPES:
-        for reading, counts in (("chat", report.chat_agree), ("resp_only", report.resp_agree)):
-            label = f"{name} ({reading} reading)"
+        readings = (
+            ("chat", report.chat_agree),
+            ("resp_only", report.resp_agree),
+            ("chat, from response", report.chat_from_response_agree),
+        )
+        for reading, counts in readings:
+            label = f"{name} ({reading})"
             lines.append(
-                f"{label:28s} {counts[name]:6d}/{report.n}  {100 * counts[name] / max(report.n, 1):7.2f}%"
+                f"{label:32s} {counts[name]:6d}/{report.n}  {100 * counts[name] / max(report.n, 1):7.2f}%"
             )
     for name in (RULE_FIELD, GRADER_ONLY):
         if report.extra_n[name]:
             n = report.extra_n[name]
-            lines.append(f"{name:28s} {report.extra_agree[name]:6d}/{n}  {100 * report.rate(name):7.2f}%")
+            lines.append(f"{name:32s} {report.extra_agree[name]:6d}/{n}  {100 * report.rate(name):7.2f}%")
     return lines
 
 
