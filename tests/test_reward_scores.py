@@ -1,4 +1,5 @@
-"""Format checks, granular format, the reward types, PSS detection and the verl entry point (SPEC §5)."""
+"""Format checks, granular format, the reward types, PSS detection, the "Assistant:" cut and the verl entry
+point; bad input always gets a score."""
 
 from __future__ import annotations
 
@@ -92,6 +93,18 @@ SCORED = [
     ("The answer is 12", "12", "val", None, 1.0),
     ("The answer is 12", "13", "val", None, 0.0),
     ("", "12", "spk_g", None, -3.0),
+    # no \boxed: the phrase in the answer block is the answer (format fails: no box)
+    ("<think>a</think><answer>The final answer is 42</answer>", "42", "spk_h", None, 1.0),
+    # a space-form box in the reasoning does not hide the later box in the answer
+    ("<think>\\boxed 4$</think><answer>\\boxed{42}</answer>", "42", "spk_h", None, 2.0),
+    # a response that starts with "Assistant: <think>" keeps its <think> (the cut is after the colon)
+    ("Assistant: <think>\nw\n</think>\n<answer>\\boxed{12}</answer>", "12", "spk_h", None, 2.0),
+    ("Assistant: <think>\nw\n</think>\n<answer>\\boxed{12}</answer>", "12", "spk_g", None, 1.0),
+    # on the response alone the original cut at the response's own "Assistant:" (nothing left to grade)
+    (GOOD + "\nUser: next question Assistant: sure", "12", "spk_h", None, -1.0),
+    # ... or at its own <|im_start|>assistant, anywhere; what precedes it is gone (here: <think>)
+    ("<think>\n<|im_start|>assistant\nw</think><answer>\\boxed{12}</answer>", "12", "spk_g", None, 0.8),
+    ("<think>\n<|im_start|>assistant\nw</think><answer>\\boxed{12}</answer>", "12", "spk_h_aug", None, 2.0),
 ]
 
 
@@ -128,6 +141,75 @@ def test_plain_rows_score_the_same_from_response_and_chat() -> None:
         )
 
 
+CHAT_VS_RESPONSE = [
+    # (response, ground truth, reward type, score on the chat string, score on the response alone)
+    (GOOD, "12", "spk_h", 2.0, 2.0),
+    # the chat template's <|im_start|>assistant comes first: the chat string keeps the whole response
+    (GOOD + "\nUser: next question Assistant: sure", "12", "spk_h", 2.0, -1.0),
+    ("Assistant: <think>\nw\n</think>\n<answer>\\boxed{12}</answer>", "12", "spk_g", 1.0, 1.0),
+    ("w\nAssistant: <think>\n</think>\n<answer>answer=39.</answer>", "39", "spk_g", 0.84, 0.84),
+    ("<think>\n<|im_start|>assistant\nw</think><answer>\\boxed{12}</answer>", "12", "spk_g", 1.0, 0.8),
+    ("The answer is 39", "39", "val", 0.0, 1.0),  # on the chat string the line runs into <|im_end|>
+]
+
+
+@pytest.mark.parametrize(("response", "truth", "rt", "chat", "alone"), CHAT_VS_RESPONSE)
+def test_both_readings_of_the_original(response: str, truth: str, rt: str, chat: float, alone: float) -> None:
+    from sparkle.prompts import plain_prompt
+
+    text = _chat(plain_prompt("q?"), response)
+    assert score_response(text, truth, reward_type=rt).score == pytest.approx(chat)
+    assert score_response(response, truth, reward_type=rt).score == pytest.approx(alone)
+    # the verl path can reproduce either reading from the response alone
+    assert compute_score("x", response, truth, {}, reward_type=rt)["score"] == pytest.approx(alone)
+    assert compute_score("x", response, truth, {}, reward_type=rt, reading="chat")["score"] == pytest.approx(
+        chat
+    )
+
+
+@pytest.mark.parametrize("rt", ["spk_h", "spk_h_aug", "spk_s", "spk_g", "val"])
+def test_chat_reading_of_a_pss_response(rt: str) -> None:
+    prompt = pss_prompt("What is 5+7?", "First add the units.")
+    response = "So 5+7=12.\n</think>\n<think>\n<answer>\nThe answer is \\boxed{12}.\n</answer>\nAssistant: ok"
+    by_chat = score_response(_chat(prompt, response), "12", reward_type=rt)
+    by_level = score_response(response, "12", reward_type=rt, thinking_level=1, reading="chat")
+    assert by_chat.scores == by_level.scores
+
+
+BAD_INPUT = [
+    # (response, ground truth)
+    ("<think>a</think><answer>   \n\t  </answer>", "0"),  # white space only block
+    ("<think>a</think><answer>x</answer>\\boxed", "x"),  # \boxed at the very end
+    ("<think>a</think><answer>x</answer>\\boxed ", "x"),
+    ("<answer>" + "9" * 100_000 + "</answer>", "9"),  # a 100k-character block
+    ("<answer>The answer is " + "(" * 50_000 + "</answer>", "1"),
+    ("<answer>\\boxed{" + "{" * 1000 + "1</answer>", "1"),  # unbalanced braces
+    ("}}}\\boxed{1}}}}", "1"),
+    ("<think><answer></think></answer><answer>", "1"),  # unbalanced, misordered tags
+    ("</answer>\\boxed{\\frac{1}{", "1/2"),
+    ("\\boxed{2}", 2),  # non-string ground truths
+    ("\\boxed{2.5}", 2.5),
+    ("\\boxed{2}", None),
+    ("\\boxed{2}", ["1", 2, None]),
+    ("\\boxed{2}", {"answer": 2}),
+    ("\\boxed{nan}", float("nan")),
+    (None, "1"),  # non-string responses
+    (42, "42"),
+    (b"\\boxed{1}", "1"),
+    (["\\boxed{1}"], "1"),
+]
+
+
+@pytest.mark.parametrize(("response", "truth"), BAD_INPUT)
+@pytest.mark.parametrize("rt", ["spk_h", "spk_h_aug", "spk_s", "spk_g", "val"])
+@pytest.mark.timeout(120)
+def test_bad_input_gets_a_score(response: object, truth: object, rt: str) -> None:
+    for policy in ("train", "eval"):
+        result = compute_score("x", response, truth, {"thinking_level": 1}, reward_type=rt, policy=policy)
+        assert tuple(result) == SCORE_KEYS
+        assert all(isinstance(v, float) for v in result.values())
+
+
 def test_compute_score_keys_are_stable_and_numeric() -> None:
     results = [
         compute_score("a", GOOD, "12"),
@@ -155,6 +237,8 @@ def test_unknown_reward_type_and_policy_are_user_errors() -> None:
         compute_score("a", GOOD, "12", reward_type="spk_x")
     with pytest.raises(SparkleError, match="policy"):
         compute_score("a", GOOD, "12", policy="lenient")
+    with pytest.raises(SparkleError, match="reading"):
+        compute_score("a", GOOD, "12", reading="prompt")
 
 
 def test_import_is_light() -> None:

@@ -1,6 +1,7 @@
-"""Answer extraction (SPEC §5): last ``\\boxed{}``, else the ``<answer>`` block, else an "answer" line.
+"""Answer extraction: the last ``\\boxed``, else the last ``<answer>`` block, else an "answer" line.
 
-Pure string work with linear-time scans, so it runs in-process on any text a policy can emit.
+The rules reproduce the original release exactly, quirks included (docs/reward.md lists them); every
+scan is linear in the length of the text, so extraction runs in-process on anything a policy emits.
 """
 
 from __future__ import annotations
@@ -19,12 +20,31 @@ UNCERTAIN_PHRASES: tuple[str, ...] = (
 )
 
 ASSISTANT_MARKER = "Assistant:"
+CHAT_ASSISTANT_MARKER = "<|im_start|>assistant"
+BOXED = "\\boxed"
 
-_IN_BLOCK_PHRASE = re.compile(
-    r"(?:the answer is|answer:|result is|value is|solution is)\s*(.*?)(?:\.|$)", re.IGNORECASE | re.DOTALL
-)
-_IN_BLOCK_LABEL = re.compile(r"(?:Final answer:|Answer:)\s*(.*)", re.IGNORECASE | re.DOTALL)
-_LINE_PHRASE = re.compile(r"(?:Final answer:|Answer:|The answer is):?[ \t]*\n?[ \t]*(.*)")
+# Extraction steps, as ``extract_with_rule`` names them.
+STEP_BOXED = "boxed"
+STEP_BLOCK_PHRASE = "block_phrase"
+STEP_BLOCK_WHOLE = "block_whole"
+STEP_OUTSIDE_PHRASE = "outside_phrase"
+STEP_NONE = "none"
+# What the ``\boxed`` step saw.
+BOX_NONE = "no_boxed"
+BOX_BRACE = "brace"
+BOX_SPACE = "space"
+BOX_UNUSABLE = "unusable"
+BOX_BRACE_EMPTY = "brace_empty"
+BOX_SPACE_EMPTY = "space_empty"
+
+_WHITESPACE = re.compile(r"\s*")
+# Every position where an in-block phrase starts (lookahead, so overlapping starts are all seen):
+# a keyword, case-insensitive, with no word boundary, then white space + "is", or ":" or "=".
+_BLOCK_PHRASE = re.compile(r"(?=((?:answer|result|value|solution)(?:\s+is|:|=)))", re.IGNORECASE)
+_BLOCK_LABEL = re.compile(r"(?=(Final answer:|Answer:))")
+_STOP = re.compile(r"[.\n]")
+# Without an answer block: the leftmost phrase, white space skipped, then the rest of that line.
+_LINE_PHRASE = re.compile(r"(?:Final answer:|Answer:|The answer is:|The answer is)\s*(.*)")
 
 
 def _match_brace(text: str, open_idx: int) -> int:
@@ -41,20 +61,34 @@ def _match_brace(text: str, open_idx: int) -> int:
     return -1
 
 
-def last_boxed(text: str) -> str | None:
-    """Content of the last ``\\boxed{...}`` (brace-matched) or ``\\boxed X`` (up to ``$``); None if absent."""
-    if "\\boxed " in text:
-        return text.split("\\boxed ")[-1].split("$")[0]
-    idx = text.rfind("\\boxed")
+def boxed_step(text: str) -> tuple[str | None, str]:
+    """The ``\\boxed`` step: (stripped content or None, what the box was — one of the ``BOX_*`` names).
+
+    Only the last occurrence of ``\\boxed`` counts. ``\\boxed{`` gives its brace-matched content (no
+    closing brace: unusable); ``\\boxed `` gives everything up to the next ``$`` or the end; anything
+    else after ``\\boxed`` is unusable. Empty content returns ``""`` and the ``*_empty`` kind.
+    """
+    idx = text.rfind(BOXED)
     if idx < 0:
-        return None
-    brace = idx + len("\\boxed")
-    if brace >= len(text) or text[brace] != "{":
-        return None
-    end = _match_brace(text, brace)
-    if end < 0:
-        return None
-    return text[brace + 1 : end].strip()
+        return None, BOX_NONE
+    after = idx + len(BOXED)
+    nxt = text[after : after + 1]
+    if nxt == "{":
+        end = _match_brace(text, after)
+        if end < 0:
+            return None, BOX_UNUSABLE
+        content = text[after + 1 : end].strip()
+        return content, BOX_BRACE if content else BOX_BRACE_EMPTY
+    if nxt == " ":
+        dollar = text.find("$", after + 1)
+        content = text[after + 1 : dollar if dollar >= 0 else len(text)].strip()
+        return content, BOX_SPACE if content else BOX_SPACE_EMPTY
+    return None, BOX_UNUSABLE
+
+
+def last_boxed(text: str) -> str | None:
+    """Content of the last ``\\boxed`` (see ``boxed_step``), or None when there is none or it is unusable."""
+    return boxed_step(text)[0]
 
 
 def answer_blocks(text: str) -> list[str]:
@@ -81,39 +115,60 @@ def first_answer_block(text: str) -> str | None:
     return None if end < 0 else text[start + 8 : end]
 
 
-def _from_answer_block(text: str) -> str | None:
+def _phrase_search(block: str, phrases: re.Pattern) -> str | None:
+    """The first phrase whose answer ends at a ``.`` or at the end of ``block`` (never past a line break).
+
+    Equivalent to searching ``phrase\\s*(.*?)(?:\\.|$)`` in the stripped block, in linear time: after
+    the phrase the white space is skipped (line breaks included), then the answer runs to the first
+    ``.`` or line break; a line break that is not the end of the block fails this position.
+    """
+    stop_from, stop_at = -1, -1  # cache: the first stop at or after stop_from is stop_at (-1: none)
+    for m in phrases.finditer(block):
+        start = _WHITESPACE.match(block, m.end(1)).end()
+        if not (stop_from >= 0 and stop_from <= start and (stop_at < 0 or start <= stop_at)):
+            found = _STOP.search(block, start)
+            stop_from, stop_at = start, found.start() if found else -1
+        if stop_at < 0:
+            return block[start:].strip()
+        if block[stop_at] == ".":
+            return block[start:stop_at].strip()
+    return None
+
+
+def _from_answer_block(block: str) -> tuple[str, str]:
+    block = block.strip()
+    for phrases in (_BLOCK_PHRASE, _BLOCK_LABEL):
+        found = _phrase_search(block, phrases)
+        if found is not None:
+            return found, STEP_BLOCK_PHRASE
+    return block, STEP_BLOCK_WHOLE
+
+
+def extract_with_rule(text: str) -> tuple[str | None, str]:
+    """The extracted answer and the rule that produced it, ``"<step>|box:<what the box step saw>"``."""
+    if not isinstance(text, str) or not text:
+        return None, f"{STEP_NONE}|box:{BOX_NONE}"
+    boxed, box = boxed_step(text)
+    if boxed:
+        return boxed, f"{STEP_BOXED}|box:{box}"
     blocks = answer_blocks(text)
-    if not blocks:
-        return None
-    block = blocks[-1]
-    m = _IN_BLOCK_PHRASE.search(block)
+    if blocks:
+        answer, step = _from_answer_block(blocks[-1])
+        return answer, f"{step}|box:{box}"
+    m = _LINE_PHRASE.search(text)
     if m:
-        return m.group(1).strip()
-    m = _IN_BLOCK_LABEL.search(block)
-    if m:
-        return m.group(1).strip()
-    return block.strip()
+        return m.group(1).strip(), f"{STEP_OUTSIDE_PHRASE}|box:{box}"
+    return None, f"{STEP_NONE}|box:{box}"
 
 
 def extract_answer(text: str) -> str | None:
-    """The model's final answer: last boxed, else the ``<answer>`` block, else an "answer" line; or None."""
-    if not isinstance(text, str) or not text:
-        return None
-    boxed = last_boxed(text)
-    if boxed is not None:
-        return boxed
-    block = _from_answer_block(text)
-    if block is not None:
-        return block
-    m = _LINE_PHRASE.search(text)
-    if m:
-        return m.group(1).strip()
-    return None
+    """The model's final answer (``extract_with_rule`` without the rule), or None."""
+    return extract_with_rule(text)[0]
 
 
 def is_uncertain(answer: str | None) -> bool:
     """True when the extracted answer is an abstention such as "I don't know"."""
-    if not answer:
+    if not answer or not isinstance(answer, str):
         return False
     low = answer.lower()
     return any(p in low for p in UNCERTAIN_PHRASES)
@@ -122,7 +177,7 @@ def is_uncertain(answer: str | None) -> bool:
 def strip_ground_truth(gt: object) -> str:
     """A ground truth as a string; one containing ``\\boxed{}`` is replaced by its boxed content."""
     s = gt if isinstance(gt, str) else str(gt)
-    if "\\boxed" in s:
+    if BOXED in s:
         inner = last_boxed(s)
         if inner is not None:
             return inner
@@ -130,16 +185,19 @@ def strip_ground_truth(gt: object) -> str:
 
 
 def completion_part(solution_str: str) -> tuple[str, bool]:
-    """The part of a (prompt + response) string to score, and whether the prompt opened ``<think>``.
+    """The part of a string the training reward scores, and whether it carries the PSS marker.
 
-    The original trainer scored the decoded chat and cut it at the first "Assistant:" (after the
-    PSS marker "Assistant: <think>" when the prompt carries one); verl passes the response alone,
-    where this cut only fires if the response itself contains "Assistant:".
+    The original reward cut its input after the first ``<|im_start|>assistant`` or, when there is
+    none, after the first "Assistant:", keeping everything that follows (a response that starts with
+    "Assistant: <think>" keeps its ``<think>``). On the decoded chat string the chat template's
+    ``<|im_start|>assistant`` comes first, so the prompt is dropped and the response is kept whole;
+    on the response alone (what verl 0.9 passes) the cut fires only when the response itself writes
+    one of the two markers. The PSS marker "Assistant: <think>" is looked for in the whole string,
+    before the cut (the original's test for an augmented row).
     """
-    idx = solution_str.find(PSS_MARKER)
-    if idx >= 0:
-        return solution_str[idx + len(PSS_MARKER) :], True
-    idx = solution_str.find(ASSISTANT_MARKER)
-    if idx >= 0:
-        return solution_str[idx + len(ASSISTANT_MARKER) :], False
-    return solution_str, False
+    marker_seen = PSS_MARKER in solution_str
+    for marker in (CHAT_ASSISTANT_MARKER, ASSISTANT_MARKER):
+        idx = solution_str.find(marker)
+        if idx >= 0:
+            return solution_str[idx + len(marker) :], marker_seen
+    return solution_str, marker_seen

@@ -1,4 +1,4 @@
-"""Format checks (SPEC §5): the plain and augmented tag checks and the granular format score."""
+"""Format checks: the plain and augmented tag checks and the granular format score (docs/reward.md)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Reward types (SPEC §5) and the verl entry point ``compute_score``."""
+"""Reward types (docs/reward.md) and the verl entry point ``compute_score``."""
 
 from __future__ import annotations
 
@@ -6,13 +6,17 @@ from dataclasses import dataclass
 from typing import Any
 
 from sparkle.errors import SparkleError
-from sparkle.reward.extract import completion_part, extract_answer, is_uncertain
+from sparkle.reward.extract import CHAT_ASSISTANT_MARKER, completion_part, extract_answer, is_uncertain
 from sparkle.reward.formats import format_ok, granular_format, looks_augmented
 from sparkle.reward.grading import POLICIES, answers_match
 from sparkle.reward.guard import GuardedPool
 
 REWARD_TYPES: tuple[str, ...] = ("spk_h", "spk_h_aug", "spk_s", "spk_g", "val")
 SCORE_KEYS: tuple[str, ...] = ("score", "acc", "format_ok", "granular_format", "timed_out")
+# How a response is read: as given ("response": the original's reward applied to what verl 0.9 passes),
+# or as the original trainer saw it inside the decoded chat string ("chat": the paper's training signal).
+READINGS: tuple[str, ...] = ("response", "chat")
+CHAT_END = "<|im_end|>"
 
 
 @dataclass(frozen=True)
@@ -30,7 +34,7 @@ class Scored:
 
 
 def reward_from(reward_type: str, correct: bool, fmt_ok: bool, granular: float, uncertain: bool) -> float:
-    """The reward table of SPEC §5 for one verdict."""
+    """The score of one reward type for one verdict (an abstention scores 0.0 in every type)."""
     if uncertain:
         return 0.0
     if reward_type in ("spk_h", "spk_h_aug"):
@@ -54,18 +58,29 @@ def score_response(
     thinking_level: int | None = None,
     timeout: float | None = None,
     pool: GuardedPool | None = None,
+    reading: str = "response",
 ) -> Scored:
     """Score a response (or a prompt + response chat string, as the original trainer did).
 
-    A row is augmented (PSS) when ``thinking_level >= 1``, when the text carries the PSS marker
-    "Assistant: <think>", or — the original's heuristic — when the response closes ``</think>`` without
-    opening it. Only ``spk_h_aug`` and the reported ``format_ok`` use the augmented check.
+    The text is first cut as the original cut it (``completion_part``). ``reading="chat"`` takes a
+    response alone and scores it as the original scored it inside the decoded chat string (wrapped as
+    ``<|im_start|>assistant\n…<|im_end|>``; the PSS marker of the prompt is told by ``thinking_level``):
+    the response is never cut at its own "Assistant:", and a bare last line runs into ``<|im_end|>``. A row is augmented (PSS) when
+    ``thinking_level >= 1``, when the string carries the PSS marker "Assistant: <think>", or — the
+    original's heuristic — when the scored text closes ``</think>`` without opening it. Only
+    ``spk_h_aug`` and the reported ``format_ok`` use the augmented check. Never raises on odd input: a
+    non-string response scores as an empty one.
     """
     if reward_type not in REWARD_TYPES:
         raise SparkleError(f"unknown reward_type {reward_type!r}: use one of {', '.join(REWARD_TYPES)}")
     if policy not in POLICIES:
         raise SparkleError(f"unknown grading policy {policy!r}: use one of {', '.join(POLICIES)}")
-    text, marker_seen = completion_part(solution_str if isinstance(solution_str, str) else "")
+    if reading not in READINGS:
+        raise SparkleError(f"unknown reading {reading!r}: use one of {', '.join(READINGS)}")
+    solution_str = solution_str if isinstance(solution_str, str) else ""
+    if reading == "chat":
+        solution_str = f"{CHAT_ASSISTANT_MARKER}\n{solution_str}{CHAT_END}"
+    text, marker_seen = completion_part(solution_str)
     level_aug = thinking_level is not None and thinking_level >= 1
     extracted = extract_answer(text)
     correct, timed_out = answers_match(extracted, ground_truth, policy, timeout, response=text, pool=pool)
@@ -108,12 +123,14 @@ def compute_score(
     """verl's custom reward function: ``{"score", "acc", "format_ok", "granular_format", "timed_out"}``.
 
     kwargs (verl's ``reward_kwargs``): ``reward_type`` (default ``spk_h``), ``policy`` (default ``train``),
-    ``timeout`` in seconds for each symbolic comparison. Validation rows (``extra_info["split"] ==
+    ``timeout`` in seconds for each symbolic comparison, ``reading`` (default ``response``; ``chat``
+    scores the response as the original trainer did inside the decoded chat string). Validation rows (``extra_info["split"] ==
     "test"``) get the answer-only score (1 if correct else 0) as ``score``.
     """
     reward_type = kwargs.get("reward_type") or "spk_h"
     policy = kwargs.get("policy") or "train"
     timeout = kwargs.get("timeout")
+    reading = kwargs.get("reading") or "response"
     if isinstance(extra_info, dict) and extra_info.get("split") == "test":
         reward_type = "val"
     s = score_response(
@@ -123,6 +140,7 @@ def compute_score(
         policy=policy,
         thinking_level=_thinking_level(extra_info),
         timeout=float(timeout) if timeout is not None else None,
+        reading=reading,
     )
     return {
         "score": float(s.score),
