@@ -63,6 +63,7 @@ COMMON = [
     ("reward.custom_reward_function.path", "pkg://sparkle.reward"),
     ("reward.custom_reward_function.name", "compute_score"),
     ("reward.custom_reward_function.reward_kwargs.policy", "train"),
+    ("reward.custom_reward_function.reward_kwargs.reading", "chat"),
     # the ignored legacy key must stay unset, so nothing looks configured that verl 0.9 drops
     ("custom_reward_function.path", None),
 ]
