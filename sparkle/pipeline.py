@@ -133,7 +133,7 @@ def build_steps(args: argparse.Namespace) -> list[Step]:
         fsdp = latest_global_step(ckpt, dry_run)
         return [[*sparkle, "convert", "--fsdp_path", str(fsdp), "--output_path", str(target), "--overwrite"]]
 
-    eval_args = ["--backend", args.backend, "--tensor-parallel-size", str(args.tp)]
+    eval_args = ["--backend", args.backend, "--tp", str(args.tp), *(["--dp", str(args.dp)] if args.dp else [])]
     data_dir_arg = ["--data-dir", str(data)]
     return [
         Step("data", "training, benchmark and probe files", data_commands),
@@ -161,8 +161,9 @@ def build_steps(args: argparse.Namespace) -> list[Step]:
                     *sparkle,
                     "eval",
                     "run",
-                    "--models",
+                    "--model",
                     str(stage1_model),
+                    "--model",
                     str(stage2_model),
                     *data_dir_arg,
                     "--out",
@@ -293,7 +294,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--backend", default="vllm", choices=("vllm", "hf"), help="lm-eval backend for evaluation/probes"
     )
-    p.add_argument("--tp", type=int, default=1, help="vLLM tensor parallel size for evaluation")
+    p.add_argument("--tp", type=int, default=1, help="vLLM tensor parallel size for evaluation (default 1)")
+    p.add_argument(
+        "--dp",
+        type=int,
+        default=None,
+        help="vLLM replicas for evaluation (default: every visible GPU of the node, i.e. GPUs // tp)",
+    )
     p.add_argument(
         "--override", action="append", default=[], help="extra Hydra override for both stages (repeatable)"
     )

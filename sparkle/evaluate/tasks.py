@@ -21,6 +21,7 @@ from sparkle.evaluate.metrics import sample_metrics
 from sparkle.log import get_logger
 from sparkle.prompts import FAMILIES, plain_prompt
 from sparkle.registry import BENCHMARKS
+from sparkle.samples import responses_of
 
 log = get_logger(__name__)
 
@@ -79,7 +80,8 @@ def benchmark_source(benchmark: str, data_dir: str | os.PathLike[str] | None = N
 
 
 def build_docs(rows: list[dict[str, Any]], benchmark: str, family: str = "sparkle") -> list[dict[str, Any]]:
-    """lm-eval documents from unified benchmark rows: id, benchmark, family, problem, answer (list of str)."""
+    """lm-eval documents from unified benchmark rows: id, benchmark, family, problem and ``target`` (the
+    acceptable answers, a list of str: the gold field benchmark and probe documents share)."""
     if family not in FAMILIES:
         raise SparkleError(f"unknown prompt family {family!r}; use one of {', '.join(FAMILIES)}")
     return [
@@ -88,7 +90,7 @@ def build_docs(rows: list[dict[str, Any]], benchmark: str, family: str = "sparkl
             "benchmark": benchmark,
             "family": family,
             "problem": str(row["problem"]),
-            "answer": [str(a) for a in row["answer"]],
+            "target": [str(a) for a in row["answer"]],
         }
         for row in rows
     ]
@@ -102,6 +104,11 @@ def load_dataset(benchmark: str, data_dir: str | None = None, family: str = "spa
     """
     import datasets
 
+    docs = _documents(benchmark, data_dir, family)
+    return datasets.DatasetDict({"test": datasets.Dataset.from_list(docs)})
+
+
+def _documents(benchmark: str, data_dir: str | None, family: str) -> list[dict[str, Any]]:
     from sparkle.data import load_benchmark
 
     if benchmark not in BENCHMARKS:
@@ -111,7 +118,15 @@ def load_dataset(benchmark: str, data_dir: str | None = None, family: str = "spa
     docs = build_docs(load_benchmark(benchmark, source), benchmark, family)
     if not docs:
         raise SparkleError(f"{source or benchmark}: the benchmark has no problems")
-    return datasets.DatasetDict({"test": datasets.Dataset.from_list(docs)})
+    return docs
+
+
+def task_prompts(task: str, data_dir: str | None = None, family: str = "sparkle") -> list[str]:
+    """The user messages of one benchmark task, in document order (what lm-eval sends, before the chat
+    template); the runner sizes the generation budget from them."""
+    if task not in TASKS:
+        raise SparkleError(f"unknown benchmark task {task!r}; use any of {', '.join(TASKS)}")
+    return [doc_to_text(doc) for doc in _documents(TASKS[task], data_dir, family)]
 
 
 def doc_to_text(doc: dict[str, Any]) -> str:
@@ -120,14 +135,8 @@ def doc_to_text(doc: dict[str, Any]) -> str:
 
 
 def doc_to_target(doc: dict[str, Any]) -> str:
-    """The gold answer(s) as one string, for lm-eval's logs (grading uses the list ``doc['answer']``)."""
-    return " | ".join(doc["answer"])
-
-
-def responses_of(results: list[Any]) -> list[str]:
-    """The k responses of one document as lm-eval hands them over (``[[r1..rk]]`` after the filter)."""
-    responses = results[0] if results and isinstance(results[0], (list, tuple)) else list(results)
-    return [str(r) for r in responses]
+    """The gold answer(s) as one string, for lm-eval's logs (grading uses the list ``doc['target']``)."""
+    return " | ".join(doc["target"])
 
 
 def score_responses(
@@ -147,7 +156,7 @@ def score_responses(
 
 def process_results(doc: dict[str, Any], results: list[Any]) -> dict[str, Any]:
     """Per document: avg@k, pass@j, maj@j (eval policy) and ``correct`` (0/1 per sample, in order)."""
-    return score_responses(responses_of(results), doc["answer"])
+    return score_responses(responses_of(results), doc["target"])
 
 
 def pooled_accuracy(items: list[list[int]]) -> float:
