@@ -133,7 +133,8 @@ def build_steps(args: argparse.Namespace) -> list[Step]:
         fsdp = latest_global_step(ckpt, dry_run)
         return [[*sparkle, "convert", "--fsdp_path", str(fsdp), "--output_path", str(target), "--overwrite"]]
 
-    eval_args = ["--backend", args.backend, "--tp", str(args.tp), *(["--dp", str(args.dp)] if args.dp else [])]
+    dp = ["--dp", str(args.dp)] if args.dp else []  # default: the runner uses every visible GPU
+    eval_args = ["--backend", args.backend, "--tp", str(args.tp), *dp]
     data_dir_arg = ["--data-dir", str(data)]
     return [
         Step("data", "training, benchmark and probe files", data_commands),

@@ -512,7 +512,7 @@ def test_real_hf_run_then_report(preview_dir: Path, tiny_model_dir: Path, tmp_pa
     args = ["probe", "run", "--backend", "hf", "--model", str(tiny_model_dir), "--out", str(out),
             "--benchmarks", "aime2024", "gsm8k", "--repeats", "2", "--max-gen-toks", "8", "--batch-size", "8"]  # fmt: skip
     assert main(args) == 0
-    (model_dir,) = [p for p in out.iterdir() if not p.name.startswith("_probe_tasks")]
+    (model_dir,) = [p for p in out.iterdir() if not p.name.startswith("_tasks")]
     samples = sorted(model_dir.glob("samples_sparkle_*.jsonl"))
     assert len(samples) == 8
     first = json.loads(
