@@ -136,6 +136,12 @@ def build_steps(args: argparse.Namespace) -> list[Step]:
     dp = ["--dp", str(args.dp)] if args.dp else []  # default: the runner uses every visible GPU
     eval_args = ["--backend", args.backend, "--tp", str(args.tp), *dp]
     data_dir_arg = ["--data-dir", str(data)]
+
+    def runner(group: str, results_dir: Path) -> list[str]:
+        """`sparkle eval run` / `sparkle probe run` on both trained models."""
+        models = ["--model", str(stage1_model), "--model", str(stage2_model)]
+        return [*sparkle, group, "run", *models, *data_dir_arg, "--out", str(results_dir), *eval_args]
+
     return [
         Step("data", "training, benchmark and probe files", data_commands),
         Step(
@@ -154,44 +160,10 @@ def build_steps(args: argparse.Namespace) -> list[Step]:
         Step(
             "convert_stage_two", "stage-two checkpoint → HF", lambda d: convert(stage2_ckpt, stage2_model, d)
         ),
+        Step("evaluate", "Avg@8 on the five benchmarks", lambda _: [runner("eval", results / "bench")]),
         Step(
-            "evaluate",
-            "Avg@8 on the five benchmarks",
-            lambda _: [
-                [
-                    *sparkle,
-                    "eval",
-                    "run",
-                    "--model",
-                    str(stage1_model),
-                    "--model",
-                    str(stage2_model),
-                    *data_dir_arg,
-                    "--out",
-                    str(results / "bench"),
-                    *eval_args,
-                ]
-            ],
-        ),  # fmt: skip
-        Step(
-            "probes",
-            "plan / knowledge / subproblem probes",
-            lambda _: [
-                [
-                    *sparkle,
-                    "probe",
-                    "run",
-                    "--model",
-                    str(stage1_model),
-                    "--model",
-                    str(stage2_model),
-                    *data_dir_arg,
-                    "--out",
-                    str(results / "probes"),
-                    *eval_args,
-                ]
-            ],
-        ),  # fmt: skip
+            "probes", "plan / knowledge / subproblem probes", lambda _: [runner("probe", results / "probes")]
+        ),
         Step(
             "report",
             "main table and probe report",

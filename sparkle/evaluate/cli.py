@@ -51,7 +51,7 @@ def _rescore(args: argparse.Namespace) -> int:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    from sparkle.evaluate.run import add_run_arguments
+    from sparkle.evaluate.run import add_run_command
     from sparkle.evaluate.tasks import DEFAULT_MAX_GEN_TOKS, DEFAULT_SAMPLES
 
     parser = subparsers.add_parser(
@@ -59,18 +59,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     sub = parser.add_subparsers(dest="eval_command", metavar="SUBCOMMAND", required=True)
 
-    run = sub.add_parser(
-        "run",
-        help="models × benchmark tasks through lm-eval (vLLM by default); done tasks are skipped",
-        description="Run the sparkle_bench tasks for each model. Models come from --model or from "
-        "PATH_TO_STAGE_ONE_MODEL / PATH_TO_STAGE_TWO_MODEL; local paths are checked before anything runs. "
-        "vLLM runs on every visible GPU (replicas × --tp) unless --dp is given; the generation budget is "
-        "the context minus the run's longest prompt (prompts that still do not fit are counted and reported).",
-    )
-    add_run_arguments(
-        run,
-        models_help="model folder or Hub id (repeatable, or a comma list)",
-        data_dir_help="local benchmarks (`sparkle data benchmarks --out DIR`; default $SPARKLE_DATA_DIR, else the Hub)",
+    run = add_run_command(
+        sub,
+        "the five benchmark tasks (sparkle_bench)",
+        "local benchmarks (`sparkle data benchmarks --out DIR`; default $SPARKLE_DATA_DIR, else the Hub)",
+        "Models come from --model, else PATH_TO_STAGE_ONE_MODEL / PATH_TO_STAGE_TWO_MODEL. ",
     )
     run.add_argument(
         "--tasks", nargs="+", default=None, help="task names or sparkle_bench (default: all five)"

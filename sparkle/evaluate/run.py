@@ -492,25 +492,46 @@ def execute(runs: list[ModelRun], settings: Settings, suite: Suite, dry_run: boo
 # The flags both runners share
 
 
-def add_run_arguments(parser: argparse.ArgumentParser, *, models_help: str, data_dir_help: str) -> None:
-    """The flags of `sparkle eval run` and `sparkle probe run` (old spellings kept as hidden aliases)."""
-    hidden = argparse.SUPPRESS
-    parser.add_argument(
-        "--model", dest="models", action="append", default=None, metavar="MODEL", help=models_help
+# Old spellings scripts may still use: accepted, not shown in --help.
+HIDDEN_ALIASES = (
+    ("--output", "out", Path),
+    ("--repeats", "samples", int),
+    ("--n-samples", "samples", int),
+    ("--tensor-parallel-size", "tp", int),
+    ("--data-parallel-size", "dp", int),
+)
+
+
+def add_run_command(
+    subparsers: argparse._SubParsersAction, what: str, data_dir_help: str, models_note: str = ""
+) -> argparse.ArgumentParser:
+    """The ``run`` subcommand of `sparkle eval` and `sparkle probe` (``what`` it runs), with the flags both
+    share."""
+    parser = subparsers.add_parser(
+        "run",
+        help=f"{what} through lm-eval for each model (vLLM by default); done tasks are skipped",
+        description=f"Run {what} for each model. {models_note}Local model paths are checked before "
+        "anything runs; vLLM runs on every visible GPU (replicas × --tp) unless --dp is given; the generation "
+        "budget is the context minus the run's longest prompt, and prompts that still do not fit are counted "
+        "and reported.",
     )
-    parser.add_argument("--models", dest="models", nargs="+", action="extend", default=hidden, help=hidden)
     parser.add_argument(
-        "--out", type=Path, required=True, help="lm-eval output folder (done tasks are skipped)"
+        "--model",
+        dest="models",
+        action="append",
+        default=None,
+        metavar="MODEL",
+        help="model folder or Hub id (repeatable; a comma list also works)",
     )
-    parser.add_argument("--output", dest="out", type=Path, default=hidden, help=hidden)
+    parser.add_argument(
+        "--out", type=Path, default=None, help="lm-eval output folder, required (done tasks are skipped)"
+    )
     parser.add_argument(
         "--samples",
         type=int,
         default=DEFAULT_SAMPLES,
         help=f"samples per problem (default {DEFAULT_SAMPLES}: Avg@{DEFAULT_SAMPLES})",
     )
-    for alias in ("--repeats", "--n-samples"):
-        parser.add_argument(alias, dest="samples", type=int, default=hidden, help=hidden)
     parser.add_argument(
         "--family",
         choices=FAMILIES,
@@ -518,17 +539,15 @@ def add_run_arguments(parser: argparse.ArgumentParser, *, models_help: str, data
         help="prompt family: sparkle (<think>/<answer>, default) or srl (boxed instruction)",
     )
     parser.add_argument(
-        "--backend", choices=BACKENDS, default="vllm", help="lm-eval backend (hf: CPU checks)"
+        "--backend", choices=BACKENDS, default="vllm", help="lm-eval backend (default vllm; hf: CPU checks)"
     )
     parser.add_argument("--tp", type=int, default=1, help="vLLM tensor parallel size (default 1)")
-    parser.add_argument("--tensor-parallel-size", dest="tp", type=int, default=hidden, help=hidden)
     parser.add_argument(
         "--dp",
         type=int,
         default=None,
         help="vLLM data parallel replicas (default: every visible GPU, i.e. visible GPUs // tp)",
     )
-    parser.add_argument("--data-parallel-size", dest="dp", type=int, default=hidden, help=hidden)
     parser.add_argument(
         "--max-model-len",
         type=int,
@@ -556,10 +575,17 @@ def add_run_arguments(parser: argparse.ArgumentParser, *, models_help: str, data
     parser.add_argument(
         "--dry-run", action="store_true", help="print the lm-eval commands; run and write nothing"
     )
+    hidden = argparse.SUPPRESS
+    parser.add_argument("--models", dest="models", nargs="+", action="extend", default=hidden, help=hidden)
+    for alias, dest, kind in HIDDEN_ALIASES:
+        parser.add_argument(alias, dest=dest, type=kind, default=hidden, help=hidden)
+    return parser
 
 
 def settings_from_args(args: argparse.Namespace, models: list[str]) -> Settings:
     """The run settings of parsed `add_run_arguments` flags (``models`` already resolved by the caller)."""
+    if args.out is None:
+        raise SparkleError("--out is required: the folder lm-eval writes results and samples to")
     return Settings(
         models=tuple(m for spec in models for m in spec.split(",") if m),
         out=args.out,

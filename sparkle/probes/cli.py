@@ -36,23 +36,16 @@ def _tasks(args: argparse.Namespace) -> int:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    from sparkle.evaluate.run import add_run_arguments
+    from sparkle.evaluate.run import add_run_command
 
     parser = subparsers.add_parser("probe", help="the SPARKLE probes: plan, knowledge and subproblem chains")
     sub = parser.add_subparsers(dest="probe_command", metavar="SUBCOMMAND", required=True)
 
-    run = sub.add_parser(
-        "run",
-        help="run lm-eval (vLLM) over the probe tasks for one or more models; done tasks are skipped",
-        description="The probe tasks (conditions × benchmarks of the chosen family) for each model, planned "
-        "and run like `sparkle eval run`: same flags, same skip rule, every visible GPU, the generation "
-        "budget sized from the run's longest prompt.",
-    )
-    add_run_arguments(
-        run,
-        models_help="model folder or Hub id (repeatable)",
-        data_dir_help="folder with sparkle_preview.jsonl (`sparkle data probes --out DIR`; default "
-        "$SPARKLE_DATA_DIR, else the Hub)",
+    run = add_run_command(
+        sub,
+        "the probe tasks (conditions × benchmarks of the chosen family)",
+        "folder with sparkle_preview.jsonl (`sparkle data probes --out DIR`; default $SPARKLE_DATA_DIR, "
+        "else the Hub)",
     )
     run.add_argument(
         "--conditions", nargs="+", default=list(CONDITIONS), choices=CONDITIONS, help="default: all four"
