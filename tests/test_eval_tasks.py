@@ -1,4 +1,4 @@
-"""The benchmark lm-eval tasks: definitions against SPEC §3/§7, local data, and replayed outputs through
+"""The benchmark lm-eval tasks: definitions against the paper's prompts and sampling, local data, and replayed outputs through
 `simple_evaluate` whose avg@k / pass@k / maj@k must equal hand-computed values on every task."""
 
 from __future__ import annotations
@@ -133,7 +133,7 @@ def replayed(repo_root: Path, data_dir: Path):
 
 def test_replayed_metrics_equal_hand_computed_values_on_every_task(replayed):
     results, lm = replayed
-    # Each of the 10 prompts was asked exactly 8 times, with the SPEC §7 sampling.
+    # Each of the 10 prompts was asked exactly 8 times, with the paper's sampling.
     assert len(lm.calls) == 10 and set(lm.calls.values()) == {8}
     assert all(kwargs == GEN_KWARGS for kwargs in lm.kwargs)
     for task, benchmark in bench.TASKS.items():

@@ -1,4 +1,4 @@
-"""Reading what lm-eval writes (SPEC §9): ``<out>/<model, / → __>/results_<time>.json`` and, with
+"""Reading what lm-eval writes: ``<out>/<model, / → __>/results_<time>.json`` and, with
 ``--log_samples``, ``samples_<task>_<time>.jsonl`` beside it (one JSON line per document).
 
 A results file names its model (``model_name`` or ``config.model_args`` ``pretrained=``) and holds, per

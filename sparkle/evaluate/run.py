@@ -22,6 +22,7 @@ the paper's: T = 0.6, top_p = 1.0, EOS only.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import re
@@ -205,13 +206,19 @@ def data_parallel(backend: str, tp: int, dp: int | None, gpus: int | None = None
 # The generation budget
 
 
-def prompt_lengths(model: str, prompts: list[str]) -> list[int]:
-    """Token counts of ``prompts`` as lm-eval sends them: one user message through the model's chat
-    template (generation prompt added), encoded without extra special tokens."""
+@functools.lru_cache(maxsize=2)
+def _tokenizer(model: str):
     from transformers import AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(model)
     tokenizer.model_max_length = 1 << 30  # measuring, not running: no "longer than the maximum" warning
+    return tokenizer
+
+
+def prompt_lengths(model: str, prompts: list[str]) -> list[int]:
+    """Token counts of ``prompts`` as lm-eval sends them: one user message through the model's chat
+    template (generation prompt added), encoded without extra special tokens."""
+    tokenizer = _tokenizer(model)
     if getattr(tokenizer, "chat_template", None):
         texts = [
             tokenizer.apply_chat_template(
@@ -243,7 +250,11 @@ def _budget(
         return generation_budget(length, cap, None), {}
     try:
         counts = {task: prompt_lengths(model, prompts) for task, prompts in texts.items()}
-    except Exception as e:  # noqa: BLE001 — tokenizer not available offline: say so, keep the default split
+    except (
+        OSError,
+        ValueError,
+        ImportError,
+    ) as e:  # no tokenizer here (offline, say): keep the default split
         log.warning(
             "%s: cannot load its tokenizer to measure the prompts (%s); keeping %d tokens for the prompt, "
             "longer prompts will be cut from the left by lm-eval",
@@ -282,7 +293,7 @@ def _task_texts(suite: Suite, tasks: list[str], settings: Settings) -> dict[str,
     be read here (the Hub offline, say): the budget then falls back to the default split."""
     try:
         texts = {task: suite.prompts(task, settings.data_dir, settings.family) for task in tasks}
-    except Exception as e:  # noqa: BLE001 — lm-eval will report the same problem when it reads the data
+    except (SparkleError, OSError, ValueError) as e:  # lm-eval reports the same problem when it reads them
         log.warning("cannot read the documents to measure the prompts (%s); using the default split", e)
         return None
     if settings.limit is not None:
@@ -496,7 +507,6 @@ def execute(runs: list[ModelRun], settings: Settings, suite: Suite, dry_run: boo
 HIDDEN_ALIASES = (
     ("--output", "out", Path),
     ("--repeats", "samples", int),
-    ("--n-samples", "samples", int),
     ("--tensor-parallel-size", "tp", int),
     ("--data-parallel-size", "dp", int),
 )

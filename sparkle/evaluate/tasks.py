@@ -37,7 +37,7 @@ TASKS: dict[str, str] = {
 }
 BENCHMARK_TASKS: dict[str, str] = {benchmark: task for task, benchmark in TASKS.items()}
 
-# Sampling of the paper's evaluation (SPEC §7).
+# Sampling of the paper's evaluation: T = 0.6, top_p 1.0, stop only at EOS, 8 samples per problem.
 DEFAULT_SAMPLES = 8
 TEMPERATURE = 0.6
 TOP_P = 1.0
@@ -188,7 +188,7 @@ _UTILS = utils_source("sparkle.evaluate.tasks", "benchmark")
 
 
 def sampling_yaml(samples: int, max_gen_toks: int) -> str:
-    """The task settings the benchmark and probe tasks share: data hooks, SPEC §7 sampling, every sample kept."""
+    """The task settings the benchmark and probe tasks share: data hooks, the paper's sampling, every sample kept."""
     return (
         "custom_dataset: !function utils.load_dataset\n"
         "test_split: test\n"

@@ -19,7 +19,7 @@ from sparkle.probes.tasks import task_name
 from sparkle.prompts import CONDITIONS, FAMILIES
 from sparkle.registry import BENCHMARKS
 
-# The sampling of the main evaluation (SPEC §7: T = 0.6, top_p 1.0, EOS only, 8 samples) has one home.
+# The sampling of the main evaluation (T = 0.6, top_p 1.0, EOS only, 8 samples) has one home.
 DEFAULT_REPEATS = DEFAULT_SAMPLES
 TEMPLATE_FILE = "_probe_template_yaml"
 
