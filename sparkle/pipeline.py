@@ -133,8 +133,15 @@ def build_steps(args: argparse.Namespace) -> list[Step]:
         fsdp = latest_global_step(ckpt, dry_run)
         return [[*sparkle, "convert", "--fsdp_path", str(fsdp), "--output_path", str(target), "--overwrite"]]
 
-    eval_args = ["--backend", args.backend, "--tensor-parallel-size", str(args.tp)]
+    dp = ["--dp", str(args.dp)] if args.dp else []  # default: the runner uses every visible GPU
+    eval_args = ["--backend", args.backend, "--tp", str(args.tp), *dp]
     data_dir_arg = ["--data-dir", str(data)]
+
+    def runner(group: str, results_dir: Path) -> list[str]:
+        """`sparkle eval run` / `sparkle probe run` on both trained models."""
+        models = ["--model", str(stage1_model), "--model", str(stage2_model)]
+        return [*sparkle, group, "run", *models, *data_dir_arg, "--out", str(results_dir), *eval_args]
+
     return [
         Step("data", "training, benchmark and probe files", data_commands),
         Step(
@@ -153,43 +160,10 @@ def build_steps(args: argparse.Namespace) -> list[Step]:
         Step(
             "convert_stage_two", "stage-two checkpoint → HF", lambda d: convert(stage2_ckpt, stage2_model, d)
         ),
+        Step("evaluate", "Avg@8 on the five benchmarks", lambda _: [runner("eval", results / "bench")]),
         Step(
-            "evaluate",
-            "Avg@8 on the five benchmarks",
-            lambda _: [
-                [
-                    *sparkle,
-                    "eval",
-                    "run",
-                    "--models",
-                    str(stage1_model),
-                    str(stage2_model),
-                    *data_dir_arg,
-                    "--out",
-                    str(results / "bench"),
-                    *eval_args,
-                ]
-            ],
-        ),  # fmt: skip
-        Step(
-            "probes",
-            "plan / knowledge / subproblem probes",
-            lambda _: [
-                [
-                    *sparkle,
-                    "probe",
-                    "run",
-                    "--model",
-                    str(stage1_model),
-                    "--model",
-                    str(stage2_model),
-                    *data_dir_arg,
-                    "--out",
-                    str(results / "probes"),
-                    *eval_args,
-                ]
-            ],
-        ),  # fmt: skip
+            "probes", "plan / knowledge / subproblem probes", lambda _: [runner("probe", results / "probes")]
+        ),
         Step(
             "report",
             "main table and probe report",
@@ -293,7 +267,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--backend", default="vllm", choices=("vllm", "hf"), help="lm-eval backend for evaluation/probes"
     )
-    p.add_argument("--tp", type=int, default=1, help="vLLM tensor parallel size for evaluation")
+    p.add_argument("--tp", type=int, default=1, help="vLLM tensor parallel size for evaluation (default 1)")
+    p.add_argument(
+        "--dp",
+        type=int,
+        default=None,
+        help="vLLM replicas for evaluation (default: every visible GPU of the node, i.e. GPUs // tp)",
+    )
     p.add_argument(
         "--override", action="append", default=[], help="extra Hydra override for both stages (repeatable)"
     )

@@ -1,4 +1,4 @@
-"""The benchmark lm-eval tasks: definitions against SPEC §3/§7, local data, and replayed outputs through
+"""The benchmark lm-eval tasks: definitions against the paper's prompts and sampling, local data, and replayed outputs through
 `simple_evaluate` whose avg@k / pass@k / maj@k must equal hand-computed values on every task."""
 
 from __future__ import annotations
@@ -133,7 +133,7 @@ def replayed(repo_root: Path, data_dir: Path):
 
 def test_replayed_metrics_equal_hand_computed_values_on_every_task(replayed):
     results, lm = replayed
-    # Each of the 10 prompts was asked exactly 8 times, with the SPEC §7 sampling.
+    # Each of the 10 prompts was asked exactly 8 times, with the paper's sampling.
     assert len(lm.calls) == 10 and set(lm.calls.values()) == {8}
     assert all(kwargs == GEN_KWARGS for kwargs in lm.kwargs)
     for task, benchmark in bench.TASKS.items():
@@ -150,7 +150,7 @@ def test_replayed_metrics_equal_hand_computed_values_on_every_task(replayed):
         assert len(samples) == 2
         for sample, (doc_id, _, gold, _, pattern) in zip(samples, DOCS[benchmark], strict=True):
             assert sample["doc"]["id"] == doc_id
-            assert sample["doc"]["answer"] == _gold_strings(gold)
+            assert sample["doc"]["target"] == _gold_strings(gold)
             assert sample["correct"] == [int(x == "c") for x in PATTERNS[pattern]]
             for metric in bench.metric_names(8):
                 assert sample[metric] == pytest.approx(float(HAND[pattern][metric]), abs=1e-12)
@@ -215,7 +215,7 @@ def test_other_sample_counts_give_matching_tasks(tmp_path: Path, data_dir: Path)
 def test_environment_variable_selects_local_data(monkeypatch, data_dir: Path):
     monkeypatch.setenv(bench.DATA_DIR_ENV, str(data_dir))
     docs = bench.load_dataset("amc2023")["test"]
-    assert docs["answer"] == [["27"], ["42"]]
+    assert docs["target"] == [["27"], ["42"]]
     assert docs["id"] == ["m1", "m2"]
     # --metadata data_dir wins over the environment variable.
     monkeypatch.setenv(bench.DATA_DIR_ENV, "/nonexistent")
@@ -278,7 +278,7 @@ def test_real_benchmarks_from_a_data_benchmarks_folder(shared_data: Path, tmp_pa
     assert sizes == {"aime2024": 30, "amc2023": 40, "math500": 500, "gsm8k": 1319, "olympiad_bench": 675}
     doc = bench.load_dataset("aime2024")["test"][0]
     assert bench.doc_to_text(doc).endswith(f"User: {doc['problem']} Assistant:")
-    assert doc["answer"] and all(isinstance(a, str) for a in doc["answer"])
+    assert doc["target"] and all(isinstance(a, str) for a in doc["target"])
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -26,8 +26,16 @@ def test_dry_run_prints_the_whole_plan_and_writes_nothing(tmp_path, capsys):
     assert "convert --fsdp_path" in lines[5] and "global_step_<latest>" in lines[5]
     assert "stage_two_hard.sh --model " + str(out / "models" / "stage1") in lines[6]
     assert "sparkle_hardmath_hard_train.parquet" in lines[6]
-    assert "eval run --models" in lines[8] and "probe run" in lines[9]
+    assert "eval run --model" in lines[8] and "probe run --model" in lines[9]
+    assert "--dp" not in lines[8]  # evaluation on every visible GPU unless --dp is given
     assert not out.exists()
+
+
+def test_evaluation_gets_tp_and_dp(tmp_path, capsys):
+    argv = ["pipeline", "--out", str(tmp_path), "--only", "evaluate", "probes", "--dry-run"]
+    assert main([*argv, "--tp", "2", "--dp", "4"]) == 0
+    for line in _commands(capsys):
+        assert line.endswith("--backend vllm --tp 2 --dp 4")
 
 
 def test_data_step_runs_records_and_resumes(tmp_path, capsys):

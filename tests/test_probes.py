@@ -13,7 +13,7 @@ import pytest
 
 from sparkle.errors import SparkleError
 
-# SPEC §3, written out here independently of sparkle.prompts.
+# The paper's probe prompts, written out here independently of sparkle.prompts.
 INSTRUCTION = (
     "A conversation between User and Assistant. The user asks a math question, and the Assistant solves it step "
     "by step. The Assistant first thinks about the complete reasoning process in the mind enclosed within <think> "
@@ -123,7 +123,7 @@ def preview_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def expected_prompt(condition: str, problem: dict, family: str = "sparkle", sub: int | None = None) -> str:
-    """The prompt SPEC §3 prescribes, built here from the literal templates."""
+    """The prompt the paper prescribes, built here from the literal templates."""
     if condition == "subproblem":
         body = f"Context of {problem['id']}. {problem['subs'][sub - 1][0]}"
         hint = None
@@ -277,7 +277,7 @@ def test_replayed_outputs_give_hand_computed_metrics(replay_run, tmp_path: Path)
     from sparkle.cli import main
 
     out, results, lm = replay_run
-    # Every prompt was asked exactly 8 times (repeats), so the tasks produced exactly the SPEC prompts.
+    # Every prompt was asked exactly 8 times (repeats), so the tasks produced exactly the paper's prompts.
     assert set(lm.calls.values()) == {8}
     assert len(lm.calls) == 4 * 3 + 10
     # lm-eval's own aggregate of the per-document avg@8.
@@ -360,7 +360,7 @@ def test_task_prompts_are_exact(preview_dir: Path, repo_root: Path, condition: s
         assert [d["target"] for d in docs] == [["9", "9.00"], ["12"]]
     assert prompts == expected
     assert {d["id"]: d["difficulty_level"] for d in docs} == {"P3": 3, "P4": 5}
-    # Sampling of the main evaluation (SPEC §7).
+    # Sampling of the main evaluation.
     assert task.config.repeats == 8
     assert task.config.generation_kwargs == {
         "until": [], "do_sample": True, "temperature": 0.6, "top_p": 1.0, "max_gen_toks": 31768,
@@ -512,7 +512,7 @@ def test_real_hf_run_then_report(preview_dir: Path, tiny_model_dir: Path, tmp_pa
     args = ["probe", "run", "--backend", "hf", "--model", str(tiny_model_dir), "--out", str(out),
             "--benchmarks", "aime2024", "gsm8k", "--repeats", "2", "--max-gen-toks", "8", "--batch-size", "8"]  # fmt: skip
     assert main(args) == 0
-    (model_dir,) = [p for p in out.iterdir() if not p.name.startswith("_probe_tasks")]
+    (model_dir,) = [p for p in out.iterdir() if not p.name.startswith("_tasks")]
     samples = sorted(model_dir.glob("samples_sparkle_*.jsonl"))
     assert len(samples) == 8
     first = json.loads(

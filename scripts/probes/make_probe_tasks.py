@@ -14,10 +14,15 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--out", type=Path, default=REPO_ROOT / "eval" / "tasks" / "sparkle_probes")
-    parser.add_argument("--repeats", type=int, default=DEFAULT_REPEATS)
-    parser.add_argument("--max-gen-toks", type=int, default=DEFAULT_MAX_GEN_TOKS)
+    parser.add_argument(
+        "--samples", type=int, default=DEFAULT_REPEATS, help="samples per problem (default 8)"
+    )
+    parser.add_argument(
+        "--repeats", dest="samples", type=int, default=argparse.SUPPRESS, help=argparse.SUPPRESS
+    )
+    parser.add_argument("--max-gen-toks", type=int, default=DEFAULT_MAX_GEN_TOKS, help="default 31768")
     args = parser.parse_args()
-    write_task_folder(args.out, repeats=args.repeats, max_gen_toks=args.max_gen_toks)
+    write_task_folder(args.out, repeats=args.samples, max_gen_toks=args.max_gen_toks)
 
 
 if __name__ == "__main__":

@@ -23,6 +23,7 @@ from sparkle.data.sources import ANSWER_KEYS, PROBLEM_KEYS, get_answer, get_text
 from sparkle.errors import SparkleError
 from sparkle.log import get_logger
 from sparkle.progress import track
+from sparkle.samples import gold_field, sample_responses
 from sparkle.prompts import plain_prompt
 
 log = get_logger(__name__)
@@ -68,10 +69,10 @@ def _sample_entry(row: dict[str, Any], place: str) -> tuple[str, str | list[str]
         if not isinstance(doc, dict):
             raise SparkleError(f"{place}: lm-eval sample has no 'doc' object")
         problem = get_text(doc, PROBLEM_KEYS, place)
-        keys = [k for k in (*ANSWER_KEYS, "target") if doc.get(k) is not None]
-        answer = get_answer(doc, keys, place) if keys else get_answer(row, ("target",), place)
+        key = gold_field(doc)
+        answer = get_answer(doc, (key,), place) if key else get_answer(row, ("target",), place)
         solution = doc.get("solution") if isinstance(doc.get("solution"), str) else ""
-        raw = row["resps"]
+        raw = sample_responses(row, place)
     elif "responses" in row:  # verl generation dump
         info = row.get("extra_info") if isinstance(row.get("extra_info"), dict) else {}
         if isinstance(row.get("problem"), str):

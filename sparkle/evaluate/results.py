@@ -1,4 +1,4 @@
-"""Reading what lm-eval writes (SPEC §9): ``<out>/<model, / → __>/results_<time>.json`` and, with
+"""Reading what lm-eval writes: ``<out>/<model, / → __>/results_<time>.json`` and, with
 ``--log_samples``, ``samples_<task>_<time>.jsonl`` beside it (one JSON line per document).
 
 A results file names its model (``model_name`` or ``config.model_args`` ``pretrained=``) and holds, per
@@ -18,6 +18,7 @@ from typing import Any
 
 from sparkle.errors import SparkleError
 from sparkle.evaluate.tasks import TASKS
+from sparkle.samples import read_samples, sample_answers, sample_responses  # noqa: F401 (their home)
 
 _RESULTS_NAME = re.compile(r"^results_(?P<date>.+)\.json$")
 _SAMPLES_NAME = re.compile(r"^samples_(?P<task>.+)_(?P<date>\d{4}-\d{2}-\d{2}T[^_]+)\.jsonl$")
@@ -38,6 +39,9 @@ class TaskResult:
     n_docs: int | None = None
     samples_file: Path | None = None
     policy: str = "eval"  # grading policy (another one after `sparkle rescore --out`)
+    settings: dict[str, Any] | None = None  # the `sparkle eval/probe run` settings it ran with, if recorded
+    longest_prompt: int | None = None  # tokens of the task's longest prompt (chat template included)
+    prompts_too_long: int | None = None  # prompts lm-eval had to cut from the left (None: not measured)
 
     @property
     def benchmark(self) -> str | None:
@@ -144,6 +148,8 @@ def read_results_file(path: str | os.PathLike[str]) -> list[TaskResult]:
                 continue
             metrics.setdefault(name, float(value))
         samples_file = path.parent / f"samples_{task}_{date}.jsonl"
+        run = run_record(data, task)
+        fit = (run.get("prompts") or {}).get(task) or {}
         count = (n_samples.get(task) or {}).get("effective")
         out.append(
             TaskResult(
@@ -155,9 +161,25 @@ def read_results_file(path: str | os.PathLike[str]) -> list[TaskResult]:
                 n_docs=int(count) if count is not None else None,
                 samples_file=samples_file if samples_file.is_file() else None,
                 policy=policy,
+                settings=run.get("settings"),
+                longest_prompt=fit.get("longest"),
+                prompts_too_long=fit.get("too_long"),
             )
         )
     return out
+
+
+# The --metadata key under which `sparkle eval run` / `sparkle probe run` record their settings and the
+# prompt-length check; lm-eval copies it into every task's config in the results file.
+RUN_METADATA_KEY = "sparkle_run"
+
+
+def run_record(data: dict[str, Any], task: str) -> dict[str, Any]:
+    """What the sparkle runner recorded for ``task`` in a results file (``configs.<task>.metadata``), or {}."""
+    config = (data.get("configs") or {}).get(task)
+    metadata = config.get("metadata") if isinstance(config, dict) else None
+    record = metadata.get(RUN_METADATA_KEY) if isinstance(metadata, dict) else None
+    return record if isinstance(record, dict) else {}
 
 
 def collect_results(
@@ -181,52 +203,3 @@ def samples_task(path: str | os.PathLike[str]) -> str | None:
     """The task name in a samples file name (``samples_<task>_<time>.jsonl``), or None."""
     match = _SAMPLES_NAME.match(Path(path).name)
     return match.group("task") if match else None
-
-
-def read_samples(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
-    """The document rows of an lm-eval samples file; errors name the file and line."""
-    path = Path(path)
-    rows = []
-    try:
-        with open(path, encoding="utf-8") as f:
-            for number, line in enumerate(f, 1):
-                if not line.strip():
-                    continue
-                try:
-                    row = json.loads(line)
-                except json.JSONDecodeError as e:
-                    raise SparkleError(f"{path}, line {number}: not valid JSON ({e.msg})") from e
-                if not isinstance(row, dict) or "doc" not in row:
-                    raise SparkleError(
-                        f"{path}, line {number}: no `doc`; this is not an lm-eval samples file"
-                    )
-                rows.append(row)
-    except OSError as e:
-        raise SparkleError(f"{path}: cannot read: {e.strerror}") from e
-    return rows
-
-
-def sample_responses(row: dict[str, Any]) -> list[str]:
-    """The k responses of one samples row (``filtered_resps`` as the metrics saw them, else ``resps``)."""
-    for key in ("filtered_resps", "resps"):
-        value = row.get(key)
-        if value:
-            if isinstance(value, list) and all(isinstance(v, list) for v in value):
-                if key == "resps":  # one list per repeat request
-                    return [str(x) for v in value for x in v]
-                return [str(x) for x in value[0]]
-            if isinstance(value, list):
-                return [str(x) for x in value]
-            return [str(value)]
-    return []
-
-
-def sample_answers(row: dict[str, Any]) -> list[str]:
-    """The gold answer(s) of a samples row: ``doc['answer']`` (a list or one value), else ``target``."""
-    doc = row.get("doc") or {}
-    answer = doc.get("answer", row.get("target"))
-    if answer is None:
-        return []
-    if isinstance(answer, (list, tuple)):
-        return [str(a) for a in answer]
-    return [str(answer)]

@@ -5,33 +5,15 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from sparkle.prompts import CONDITIONS, FAMILIES
+from sparkle.prompts import CONDITIONS
 from sparkle.registry import BENCHMARKS
 
 
 def _run(args: argparse.Namespace) -> int:
-    from sparkle.probes.run import RunConfig, run
+    from sparkle.evaluate.run import settings_from_args
+    from sparkle.probes.run import run
 
-    cfg = RunConfig(
-        models=args.model,
-        out=args.out,
-        family=args.family,
-        conditions=args.conditions,
-        benchmarks=args.benchmarks,
-        backend=args.backend,
-        repeats=args.repeats,
-        max_model_len=args.max_model_len,
-        max_gen_toks=args.max_gen_toks,
-        tensor_parallel_size=args.tensor_parallel_size,
-        data_parallel_size=args.data_parallel_size,
-        gpu_memory_utilization=args.gpu_memory_utilization,
-        batch_size=args.batch_size,
-        limit=args.limit,
-        data_dir=args.data_dir,
-        model_args=args.model_args,
-        force=args.force,
-    )
-    return run(cfg, dry_run=args.dry_run)
+    return run(settings_from_args(args, args.models or []), args.conditions, args.benchmarks, args.dry_run)
 
 
 def _report(args: argparse.Namespace) -> int:
@@ -49,51 +31,28 @@ def _report(args: argparse.Namespace) -> int:
 def _tasks(args: argparse.Namespace) -> int:
     from sparkle.probes.taskgen import write_task_folder
 
-    print(write_task_folder(args.out, repeats=args.repeats, max_gen_toks=args.max_gen_toks))
+    print(write_task_folder(args.out, repeats=args.samples, max_gen_toks=args.max_gen_toks))
     return 0
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
+    from sparkle.evaluate.run import add_run_command
+
     parser = subparsers.add_parser("probe", help="the SPARKLE probes: plan, knowledge and subproblem chains")
     sub = parser.add_subparsers(dest="probe_command", metavar="SUBCOMMAND", required=True)
 
-    run = sub.add_parser("run", help="run lm-eval (vLLM) over the probe tasks for one or more models")
-    run.add_argument("--model", action="append", required=True, help="model path or Hub id (repeatable)")
-    run.add_argument(
-        "--out", type=Path, required=True, help="lm-eval output folder (finished tasks are skipped)"
+    run = add_run_command(
+        sub,
+        "the probe tasks (conditions × benchmarks of the chosen family)",
+        "folder with sparkle_preview.jsonl (`sparkle data probes --out DIR`; default $SPARKLE_DATA_DIR, "
+        "else the Hub)",
     )
     run.add_argument(
-        "--family",
-        choices=FAMILIES,
-        default="sparkle",
-        help="prompt family: sparkle (<think>/<answer>) or srl (boxed instruction, task suffix _srl)",
-    )
-    run.add_argument("--conditions", nargs="+", default=list(CONDITIONS), choices=CONDITIONS)
-    run.add_argument("--benchmarks", nargs="+", default=list(BENCHMARKS), choices=BENCHMARKS)
-    run.add_argument(
-        "--backend", choices=("vllm", "hf"), default="vllm", help="lm-eval backend (hf: CPU checks)"
-    )
-    run.add_argument("--repeats", type=int, default=8, help="samples per problem (default 8: Avg@8)")
-    run.add_argument("--max-model-len", type=int, default=32768, help="capped to the model's context")
-    run.add_argument("--max-gen-toks", type=int, default=None, help="default max-model-len - 1000")
-    run.add_argument("--tensor-parallel-size", type=int, default=1)
-    run.add_argument("--data-parallel-size", type=int, default=1)
-    run.add_argument("--gpu-memory-utilization", type=float, default=0.8)
-    run.add_argument("--batch-size", default="auto")
-    run.add_argument(
-        "--limit",
-        type=int,
-        default=None,
-        help="documents per task, for quick checks (a limited run counts as finished: use --force later)",
+        "--conditions", nargs="+", default=list(CONDITIONS), choices=CONDITIONS, help="default: all four"
     )
     run.add_argument(
-        "--data-dir",
-        default=None,
-        help="folder with sparkle_preview.jsonl (default: $SPARKLE_DATA_DIR, else the Hub)",
+        "--benchmarks", nargs="+", default=list(BENCHMARKS), choices=BENCHMARKS, help="default: all five"
     )
-    run.add_argument("--model-args", default=None, help="extra lm-eval model args, key=value,key=value")
-    run.add_argument("--force", action="store_true", help="rerun tasks that already have results")
-    run.add_argument("--dry-run", action="store_true", help="print the lm-eval commands only")
     run.set_defaults(func=_run)
 
     report = sub.add_parser("report", help="probes.csv, probes.md and figures from lm-eval probe outputs")
@@ -109,7 +68,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     report.set_defaults(func=_report)
 
     tasks = sub.add_parser("tasks", help="write the probe lm-eval task folder (e.g. with other repeats)")
-    tasks.add_argument("--out", type=Path, required=True)
-    tasks.add_argument("--repeats", type=int, default=8)
-    tasks.add_argument("--max-gen-toks", type=int, default=31768)
+    tasks.add_argument(
+        "--out", type=Path, required=True, help="folder to write (pass its parent to --include_path)"
+    )
+    tasks.add_argument("--samples", type=int, default=8, help="samples per problem (default 8)")
+    tasks.add_argument(
+        "--repeats", dest="samples", type=int, default=argparse.SUPPRESS, help=argparse.SUPPRESS
+    )
+    tasks.add_argument("--max-gen-toks", type=int, default=31768, help="default 31768")
     tasks.set_defaults(func=_tasks)

@@ -16,10 +16,11 @@ from typing import Any
 
 from sparkle.data.probes import canonical_benchmark
 from sparkle.errors import SparkleError
-from sparkle.evaluate.tasks import DATA_DIR_ENV
+from sparkle.evaluate.tasks import DATA_DIR_ENV, pooled_accuracy  # noqa: F401 (the tasks' aggregation)
 from sparkle.log import get_logger
 from sparkle.prompts import CONDITIONS, FAMILIES, probe_prompt
 from sparkle.registry import BENCHMARKS
+from sparkle.samples import responses_of
 
 log = get_logger(__name__)
 
@@ -91,6 +92,8 @@ def build_docs(
 
     vanilla / plan / knowledge: one document per problem, graded against the problem's answers.
     subproblem: one document per subproblem (in chain order), graded against ``subproblem_answer``.
+    The graded answers are ``target`` (a list), the gold field benchmark documents use too; the whole
+    problem's answers stay in ``problem_answer``.
     """
     if condition not in CONDITIONS:
         raise SparkleError(f"unknown probe condition {condition!r}; use one of {', '.join(CONDITIONS)}")
@@ -108,13 +111,13 @@ def build_docs(
             "condition": condition,
             "family": family,
             "problem": _text(problem, "problem", where),
-            "answer": _answers(problem.get("answer")),
+            "problem_answer": _answers(problem.get("answer")),
             "difficulty_level": int(level) if level is not None else None,
             "domains": [str(d) for d in problem.get("domains") or []],
             "total_subproblems": len(subproblems),
         }
         if condition in ("vanilla", "plan", "knowledge"):
-            doc = {**base, "target": base["answer"]}
+            doc = {**base, "target": base["problem_answer"]}
             if condition == "plan":
                 doc["planning"] = _text(problem, "planning", where)
             if condition == "knowledge":
@@ -159,15 +162,32 @@ def load_dataset(
     """
     import datasets
 
+    docs = _documents(probe_condition, probe_benchmark, probe_family, preview, data_dir)
+    return datasets.DatasetDict({"test": datasets.Dataset.from_list(docs)})
+
+
+def _documents(
+    condition: str, benchmark: str, family: str, preview: str | None, data_dir: str | None
+) -> list[dict[str, Any]]:
     source = preview_source(preview, data_dir)
     where = source or "sparkle_preview (Hub)"
-    docs = build_docs(list(_problems(source)), probe_condition, probe_benchmark, probe_family, where=where)
+    docs = build_docs(list(_problems(source)), condition, benchmark, family, where=where)
     if not docs:
         raise SparkleError(
-            f"{where}: no {probe_benchmark} problems for the {probe_condition} probe; check the rows' `source` "
+            f"{where}: no {benchmark} problems for the {condition} probe; check the rows' `source` "
             "column or point SPARKLE_DATA_DIR at a complete sparkle_preview.jsonl"
         )
-    return datasets.DatasetDict({"test": datasets.Dataset.from_list(docs)})
+    return docs
+
+
+def task_prompts(task: str, data_dir: str | None = None, family: str | None = None) -> list[str]:
+    """The user messages of one probe task, in document order (what lm-eval sends, before the chat
+    template); the runner sizes the generation budget from them. The family is the task name's."""
+    parsed = parse_task_name(task)
+    if parsed is None:
+        raise SparkleError(f"{task!r} is not a probe task (sparkle_<condition>_<benchmark>[_srl])")
+    condition, benchmark, task_family = parsed
+    return [doc_to_text(doc) for doc in _documents(condition, benchmark, task_family, None, data_dir)]
 
 
 def doc_to_text(doc: dict[str, Any]) -> str:
@@ -192,12 +212,5 @@ def process_results(doc: dict[str, Any], results: list[Any]) -> dict[str, Any]:
     in sample order, which the subproblem analysis pairs across a chain)."""
     from sparkle.evaluate.metrics import avg_at_k
 
-    responses = results[0] if results and isinstance(results[0], (list, tuple)) else list(results)
-    correct = grade_samples(doc, [str(r) for r in responses])
+    correct = grade_samples(doc, responses_of(results))
     return {f"avg@{len(correct)}": float(avg_at_k(correct)), "correct": [int(c) for c in correct]}
-
-
-def pooled_accuracy(items: list[list[int]]) -> float:
-    """lm-eval aggregation of ``correct``: the fraction of all samples graded correct."""
-    flat = [value for item in items for value in item]
-    return sum(flat) / len(flat) if flat else 0.0

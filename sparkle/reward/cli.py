@@ -17,6 +17,7 @@ from typing import Any
 
 from sparkle.errors import SparkleError
 from sparkle.prompts import PSS_MARKER
+from sparkle.samples import sample_answers, sample_responses
 
 CHUNK = 64
 
@@ -72,13 +73,10 @@ def _row_jobs(
     """(responses, ground truth, thinking level, is a multi-response row) for one input row."""
     lm_eval = "resps" in row and args.response_field not in row
     if lm_eval:
-        resps = row.get("resps") or []
-        responses = [r for group in resps for r in (group if isinstance(group, list) else [group])]
+        responses = sample_responses(row, f"{path}, line {lineno}")
         truth = _get(row, args.answer_field)
         if truth is None:
-            truth = row.get("target")
-            if truth is None and isinstance(row.get("doc"), dict):
-                truth = row["doc"].get("answer")
+            truth = sample_answers(row) or None
     else:
         response = _get(row, args.response_field)
         if response is None:
