@@ -336,6 +336,31 @@ def test_replayed_outputs_give_hand_computed_metrics(replay_run, tmp_path: Path)
         assert f"![probe_{name}.png](probe_{name}.png)" in md
 
 
+def test_report_does_not_depend_on_input_order(replay_run, tmp_path: Path):
+    """The lines of every samples file shuffled (and a duplicated document appended): probes.csv and
+    probes.md are byte for byte those of the original outputs."""
+    import random
+
+    from sparkle.cli import main
+
+    out, _, _ = replay_run
+    shuffled = tmp_path / "shuffled" / out.name
+    shuffled.mkdir(parents=True)
+    for i, path in enumerate(sorted(out.glob("samples_*.jsonl"))):
+        lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+        random.Random(i).shuffle(lines)
+        if i == 0:
+            lines.append(lines[0])  # one document twice: counted once
+        (shuffled / path.name).write_text("".join(lines), encoding="utf-8")
+    reports = []
+    for source in (out.parent, shuffled.parent):
+        report = tmp_path / f"report_{len(reports)}"
+        args = ["probe", "report", str(source), "--out", str(report), "--bootstrap", "400", "--no-figures"]
+        assert main(args) == 0
+        reports.append({name: (report / name).read_bytes() for name in ("probes.csv", "probes.md")})
+    assert reports[0] == reports[1]
+
+
 def test_samples_without_correct_are_regraded(replay_run):
     from sparkle.probes.records import load_records
 
