@@ -321,7 +321,9 @@ def test_replayed_outputs_give_hand_computed_metrics(replay_run, tmp_path: Path)
         if metric == "delta":
             without = table[(benchmark, condition, level, "paired_without")]
             with_ = table[(benchmark, condition, level, "paired_with")]
-            assert float(with_["value"]) - float(without["value"]) == pytest.approx(float(row["value"]), abs=1e-3)
+            assert float(with_["value"]) - float(without["value"]) == pytest.approx(
+                float(row["value"]), abs=1e-3
+            )
             assert without["n"] == with_["n"] == row["n"]
     # Levels present: 3, 5, 7 (and no position 4: the longest chain has 3 subproblems).
     assert {r["level"] for r in rows} == {"all", "3", "5", "7"}
