@@ -80,9 +80,10 @@ def check_output_dir(path: str | os.PathLike[str], option: str = "--out") -> Pat
     """Refuse, before any work, an output folder that cannot be written: a file, a path under a file, or a
     folder (or its nearest existing parent) this user may not write to."""
     target = Path(path).expanduser()
+    option = f"{option} " if option else ""
     if target.exists() and not target.is_dir():
         raise SparkleError(
-            f"{option} {target}: is a file, not a folder; pass a folder to write the outputs into"
+            f"{option}{target}: is a file, not a folder; pass a folder to write the outputs into"
         )
     existing = target
     while not existing.exists():
@@ -91,11 +92,21 @@ def check_output_dir(path: str | os.PathLike[str], option: str = "--out") -> Pat
         existing = existing.parent
     if not existing.is_dir():
         raise SparkleError(
-            f"{option} {target}: {existing} is a file, so no folder can be made under it; pick another path"
+            f"{option}{target}: {existing} is a file, so no folder can be made under it; pick another path"
         )
     if not os.access(existing, os.W_OK | os.X_OK):
-        raise SparkleError(f"{option} {target}: {existing} is not writable; pick a folder you can write to")
+        raise SparkleError(f"{option}{target}: {existing} is not writable; pick a folder you can write to")
     return target
+
+
+def output_dir_arg(text: str) -> Path:
+    """argparse type of an output-folder option: `check_output_dir` at parse time, before any work."""
+    import argparse
+
+    try:
+        return check_output_dir(text, option="")
+    except SparkleError as e:
+        raise argparse.ArgumentTypeError(str(e).strip()) from e
 
 
 _STAGING = re.compile(r"^\.(?P<name>.+)\.(?P<pid>\d+)\.[^.]+\.files\.tmp$")

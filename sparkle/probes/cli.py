@@ -54,6 +54,7 @@ def _tasks(args: argparse.Namespace) -> int:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
+    from sparkle.io import output_dir_arg
     from sparkle.probes.analysis import bootstrap_arg, confidence_arg
 
     parser = subparsers.add_parser("probe", help="the SPARKLE probes: plan, knowledge and subproblem chains")
@@ -102,7 +103,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     report.add_argument(
         "paths", nargs="+", help="lm-eval output folders, results_*.json or samples_*.jsonl files"
     )
-    report.add_argument("--out", type=Path, required=True, help="report folder")
+    report.add_argument(
+        "--out",
+        type=output_dir_arg,
+        required=True,
+        help="report folder (its report files are replaced together)",
+    )
     report.add_argument(
         "--bootstrap",
         type=bootstrap_arg,
