@@ -270,12 +270,14 @@ def markdown(rows: list[ProbeRow], iterations: int, confidence: float, figures: 
     return "\n".join(lines)
 
 
-def _bars(ax, groups: list[str], series: list[tuple[str, list[ProbeRow | None], str]]) -> None:
+def _bars(ax, groups: list[str], series: list[tuple]) -> None:
+    """Grouped bars; each series is (name, cells, color) or (name, cells, color, extra label per cell)."""
     import numpy as np
 
     width = 0.8 / len(series)
     x = np.arange(len(groups))
-    for i, (name, cells, color) in enumerate(series):
+    for i, (name, cells, color, *more) in enumerate(series):
+        extras = more[0] if more else [""] * len(cells)
         values = [c.value if c else 0.0 for c in cells]
         err = [
             [max(0.0, c.value - c.ci_low) if c and c.ci_low is not None else 0.0 for c in cells],
@@ -283,12 +285,13 @@ def _bars(ax, groups: list[str], series: list[tuple[str, list[ProbeRow | None], 
         ]
         pos = x + (i - (len(series) - 1) / 2) * width
         bars = ax.bar(pos, values, width, label=name, color=color, yerr=err, capsize=2, ecolor="#555555")
-        for bar, cell in zip(bars, cells, strict=True):
+        for bar, cell, extra in zip(bars, cells, extras, strict=True):
             if cell is not None:
                 ax.annotate(
                     f"{cell.value:.1f}"
-                    + ("\nn=1" if cell.n == 1 else SMALL_MARK if cell.n < MIN_BOOTSTRAP_N else ""),
-                    (bar.get_x() + bar.get_width() / 2, bar.get_height()),
+                    + ("\nn=1" if cell.n == 1 else SMALL_MARK if cell.n < MIN_BOOTSTRAP_N else "")
+                    + extra,
+                    (bar.get_x() + bar.get_width() / 2, max(bar.get_height(), cell.ci_high or 0.0)),
                     ha="center",
                     va="bottom",
                     fontsize=7,
@@ -306,14 +309,14 @@ def _figure(models: list[str], title: str, draw, path: Path, caption: str) -> No
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(len(models), 1, figsize=(9, 3.2 * len(models) + 0.4), squeeze=False)
+    fig, axes = plt.subplots(len(models), 1, figsize=(9, 3.2 * len(models) + 0.6), squeeze=False)
     for ax, model in zip(axes[:, 0], models, strict=True):
         draw(ax, model)
         ax.set_title(f"{title} — {model}", fontsize=10)
         ax.set_ylabel("%")
         ax.legend(fontsize=8, loc="upper right")
     fig.text(0.5, 0.005, caption, ha="center", va="bottom", fontsize=7)
-    fig.tight_layout(rect=(0, 0.035, 1, 1))
+    fig.tight_layout(rect=(0, 0.6 / (3.2 * len(models) + 0.6), 1, 1))
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", dpi=120)
     plt.close(fig)
@@ -328,7 +331,8 @@ def write_figures(
     lab = _Labels(t, iterations, confidence)
     caption = (
         f"{t.avg}, %. Whiskers: {lab.ci}; none for a single problem (n=1). "
-        f"{SMALL_MARK}: fewer than {MIN_BOOTSTRAP_N} problems. Paired bars: the problems run in both conditions."
+        f"{SMALL_MARK}: fewer than {MIN_BOOTSTRAP_N} problems.\nPaired: the problems run in both conditions "
+        '("unpaired": no vanilla run to pair with; the condition\'s own problems).'
     )
     out = Path(out_dir)
     paths: list[Path] = []
@@ -336,9 +340,10 @@ def write_figures(
 
     def paired_series(model, cells, condition, own, names):
         pairs = [t.pair(model, b, condition, lv, own) for b, lv in cells]
+        unpaired = ["\nunpaired" if p[2] is None and p[1] is not None else "" for p in pairs]
         return [
             (names[0], [p[0] for p in pairs], COLORS["without"]),
-            (names[1], [p[1] for p in pairs], names[2]),
+            (names[1], [p[1] for p in pairs], names[2], unpaired),
         ]
 
     for condition in HINT_CONDITIONS:
