@@ -61,8 +61,8 @@ def test_avg_at_k_needs_samples():
 # flags, k, expected). The vote is over the strings as they are; the most common string among the first k
 # wins, a tie goes to the string seen first, and the score is the grade of the winning string. None / ""
 # is a sample without an answer: "no answer" is a candidate too and scores 0 when it wins.
-ISSUE_540 = ["540\\,", "540/1", "540", "540", "540.", "+540", "540", "540.0"]  # all equal 540; the eval
-ISSUE_540_CORRECT = [0, 0, 1, 1, 1, 1, 1, 1]  # grader marks the first two wrong (real verdicts, see below)
+EQUAL_540 = ["540\\,", "540/1", "540", "540", "540.", "+540", "540", "540.0"]  # all equal 540; the eval
+EQUAL_540_CORRECT = [0, 0, 1, 1, 1, 1, 1, 1]  # grader marks the first two wrong (real verdicts, see below)
 MAJ_AT_K = [
     (["25", "24", "25", "24", None, "24", "25", "7"], [1, 0, 1, 0, 0, 0, 1, 0], 8, 1.0),  # 3-3 tie: 25 first
     (["24", "25", "25", "24"], [0, 1, 1, 0], 4, 0.0),  # 2-2 tie, 24 seen first
@@ -74,16 +74,16 @@ MAJ_AT_K = [
     (["", None, "7"], [0, 0, 1], 3, 0.0),  # "" and None are both "no answer"
     (["7", None, None], [1, 0, 0], 1, 1.0),
     (["1/2", "0.5", "\\frac{1}{2}", "3", "3"], [1, 1, 1, 0, 0], 5, 0.0),  # equal values, different strings
-    (ISSUE_540, ISSUE_540_CORRECT, 8, 1.0),  # "540" x3 wins and is graded right
-    (ISSUE_540, ISSUE_540_CORRECT, 2, 0.0),  # 1-1 tie: "540\\," seen first, graded wrong
+    (EQUAL_540, EQUAL_540_CORRECT, 8, 1.0),  # "540" x3 wins and is graded right
+    (EQUAL_540, EQUAL_540_CORRECT, 2, 0.0),  # 1-1 tie: "540\\," seen first, graded wrong
 ]
 
 # The grouped vote (its own name): candidates are (answer_key, verdict) pairs, so the winner's verdict is
 # unanimous and the score cannot contradict the vote.
 MAJ_GROUPED_AT_K = [
-    (ISSUE_540, ISSUE_540_CORRECT, 8, 1.0),  # (540, right) x6 beats (540, wrong) x2
-    (ISSUE_540, ISSUE_540_CORRECT, 2, 0.0),  # (540, wrong) x2
-    (ISSUE_540, ISSUE_540_CORRECT, 3, 0.0),  # (540, wrong) x2 beats (540, right) x1
+    (EQUAL_540, EQUAL_540_CORRECT, 8, 1.0),  # (540, right) x6 beats (540, wrong) x2
+    (EQUAL_540, EQUAL_540_CORRECT, 2, 0.0),  # (540, wrong) x2
+    (EQUAL_540, EQUAL_540_CORRECT, 3, 0.0),  # (540, wrong) x2 beats (540, right) x1
     (["1/2", "0.5", "\\frac{1}{2}", "3", "3"], [1, 1, 1, 0, 0], 5, 1.0),  # the three halves vote together
     ([None, None, "7"], [0, 0, 1], 3, 0.0),
     (["3", "4", "3.0", "4"], [0, 0, 0, 0], 4, 0.0),
@@ -106,11 +106,11 @@ def test_maj_at_k_grades_the_winning_string():
     from sparkle.evaluate.tasks import score_responses
     from sparkle.reward import answers_match
 
-    responses = [f"<think>\nx\n</think>\n<answer>\n\\boxed{{{a}}}\n</answer>" for a in ISSUE_540]
+    responses = [f"<think>\nx\n</think>\n<answer>\n\\boxed{{{a}}}\n</answer>" for a in EQUAL_540]
     metrics = score_responses(responses, ["540"])
-    assert metrics["correct"] == ISSUE_540_CORRECT
+    assert metrics["correct"] == EQUAL_540_CORRECT
     for k in (1, 2, 4, 8):
-        first_k = ISSUE_540[:k]
+        first_k = EQUAL_540[:k]
         winner = max(first_k, key=lambda a: (first_k.count(a), -first_k.index(a)))
         assert metrics[f"maj@{k}"] == float(answers_match(winner, ["540"], "eval")[0]), k
     assert (metrics["maj@1"], metrics["maj@2"], metrics["maj@4"], metrics["maj@8"]) == (0.0, 0.0, 1.0, 1.0)

@@ -1,7 +1,7 @@
 """`sparkle report`: the paper's main table for any set of lm-eval runs of the `sparkle_bench` tasks.
 
 Writes ``main_table.md`` / ``main_table.csv`` (Avg@k per benchmark and their mean, one row per model,
-next to the paper's numbers of SPEC §8 with the difference), ``main_table.png`` (grouped bars, paper values
+next to the paper's Table 1 numbers (sparkle.paper) with the difference), ``main_table.png`` (grouped bars, paper values
 as markers) and, from the samples files, ``pass_at_k.csv`` / ``pass_at_k.png`` (pass@k for k = 1..n per
 benchmark). Values are percentages.
 
