@@ -1,4 +1,5 @@
-"""avg@k, unbiased pass@k and maj@k against hand-computed values (tables), and their error cases."""
+"""avg@k, unbiased pass@k, maj@k (the original's definition) and the grouped vote against hand-computed
+values (tables), and their error cases."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from fractions import Fraction
 import pytest
 
 from sparkle.errors import SparkleError
-from sparkle.evaluate.metrics import avg_at_k, maj_at_k, pass_at_k, sample_metrics
+from sparkle.evaluate.metrics import avg_at_k, maj_at_k, maj_grouped_at_k, pass_at_k, sample_metrics
 from sparkle.evaluate.tasks import metric_names, report_ks
 
 # (n, c, k, expected): 1 - C(n-c, k) / C(n, k), worked out by hand.
@@ -56,44 +57,94 @@ def test_avg_at_k_needs_samples():
         avg_at_k([])
 
 
-# (answer keys, correct flags, k, expected): "" is a sample without an answer.
+# maj@k as the original benchmark grader defines it, as a table: (extracted answers as extracted, correct
+# flags, k, expected). The vote is over the strings as they are; the most common string among the first k
+# wins, a tie goes to the string seen first, and the score is the grade of the winning string. None / ""
+# is a sample without an answer: "no answer" is a candidate too and scores 0 when it wins.
+EQUAL_540 = ["540\\,", "540/1", "540", "540", "540.", "+540", "540", "540.0"]  # all equal 540; the eval
+EQUAL_540_CORRECT = [0, 0, 1, 1, 1, 1, 1, 1]  # grader marks the first two wrong (real verdicts, see below)
 MAJ_AT_K = [
-    (
-        ["25", "24", "25", "24", "", "24", "25", "7"],
-        [1, 0, 1, 0, 0, 0, 1, 0],
-        8,
-        1.0,
-    ),  # 3-3 tie: first seen wins
+    (["25", "24", "25", "24", None, "24", "25", "7"], [1, 0, 1, 0, 0, 0, 1, 0], 8, 1.0),  # 3-3 tie: 25 first
     (["24", "25", "25", "24"], [0, 1, 1, 0], 4, 0.0),  # 2-2 tie, 24 seen first
-    (["24", "24", "25", "", "", "24", "24", "25"], [0, 0, 1, 0, 0, 0, 0, 1], 8, 0.0),
-    (["", "24", "25", "25", "3", "25", "25", "25"], [0, 0, 1, 1, 0, 1, 1, 1], 1, 0.0),  # no answer never wins
-    (["", "24", "25", "25", "3", "25", "25", "25"], [0, 0, 1, 1, 0, 1, 1, 1], 2, 0.0),
-    (["", "24", "25", "25", "3", "25", "25", "25"], [0, 0, 1, 1, 0, 1, 1, 1], 4, 1.0),
-    (["", "", ""], [0, 0, 0], 3, 0.0),
-    (["7", "", ""], [1, 0, 0], 3, 1.0),  # one answer against two blanks
+    (["24", "24", "25", None, None, "24", "24", "25"], [0, 0, 1, 0, 0, 0, 0, 1], 8, 0.0),
+    ([None, "24", "25", "25", "3", "25", "25", "25"], [0, 0, 1, 1, 0, 1, 1, 1], 1, 0.0),  # no answer wins k=1
+    ([None, "24", "25", "25", "3", "25", "25", "25"], [0, 0, 1, 1, 0, 1, 1, 1], 2, 0.0),  # 1-1 tie: no answer
+    ([None, "24", "25", "25", "3", "25", "25", "25"], [0, 0, 1, 1, 0, 1, 1, 1], 4, 1.0),
+    ([None, None, "7"], [0, 0, 1], 3, 0.0),  # two blanks outvote one right answer
+    (["", None, "7"], [0, 0, 1], 3, 0.0),  # "" and None are both "no answer"
+    (["7", None, None], [1, 0, 0], 1, 1.0),
+    (["1/2", "0.5", "\\frac{1}{2}", "3", "3"], [1, 1, 1, 0, 0], 5, 0.0),  # equal values, different strings
+    (EQUAL_540, EQUAL_540_CORRECT, 8, 1.0),  # "540" x3 wins and is graded right
+    (EQUAL_540, EQUAL_540_CORRECT, 2, 0.0),  # 1-1 tie: "540\\," seen first, graded wrong
+]
+
+# The grouped vote (its own name): candidates are (answer_key, verdict) pairs, so the winner's verdict is
+# unanimous and the score cannot contradict the vote.
+MAJ_GROUPED_AT_K = [
+    (EQUAL_540, EQUAL_540_CORRECT, 8, 1.0),  # (540, right) x6 beats (540, wrong) x2
+    (EQUAL_540, EQUAL_540_CORRECT, 2, 0.0),  # (540, wrong) x2
+    (EQUAL_540, EQUAL_540_CORRECT, 3, 0.0),  # (540, wrong) x2 beats (540, right) x1
+    (["1/2", "0.5", "\\frac{1}{2}", "3", "3"], [1, 1, 1, 0, 0], 5, 1.0),  # the three halves vote together
+    ([None, None, "7"], [0, 0, 1], 3, 0.0),
+    (["3", "4", "3.0", "4"], [0, 0, 0, 0], 4, 0.0),
 ]
 
 
-@pytest.mark.parametrize(("keys", "correct", "k", "expected"), MAJ_AT_K)
-def test_maj_at_k(keys, correct, k, expected):
-    assert maj_at_k(keys, [bool(c) for c in correct], k) == expected
+@pytest.mark.parametrize(("answers", "correct", "k", "expected"), MAJ_AT_K)
+def test_maj_at_k(answers, correct, k, expected):
+    assert maj_at_k(answers, [bool(c) for c in correct], k) == expected
+
+
+@pytest.mark.parametrize(("answers", "correct", "k", "expected"), MAJ_GROUPED_AT_K)
+def test_maj_grouped_at_k(answers, correct, k, expected):
+    assert maj_grouped_at_k(answers, [bool(c) for c in correct], k) == expected
+
+
+def test_maj_at_k_grades_the_winning_string():
+    """Through the real eval grader: the 540 example's verdicts are what the tables say, and maj@k is the
+    grade of the most common string among the first k (graded on its own) for every k."""
+    from sparkle.evaluate.tasks import score_responses
+    from sparkle.reward import answers_match
+
+    responses = [f"<think>\nx\n</think>\n<answer>\n\\boxed{{{a}}}\n</answer>" for a in EQUAL_540]
+    metrics = score_responses(responses, ["540"])
+    assert metrics["correct"] == EQUAL_540_CORRECT
+    for k in (1, 2, 4, 8):
+        first_k = EQUAL_540[:k]
+        winner = max(first_k, key=lambda a: (first_k.count(a), -first_k.index(a)))
+        assert metrics[f"maj@{k}"] == float(answers_match(winner, ["540"], "eval")[0]), k
+    assert (metrics["maj@1"], metrics["maj@2"], metrics["maj@4"], metrics["maj@8"]) == (0.0, 0.0, 1.0, 1.0)
 
 
 def test_maj_at_k_errors():
-    with pytest.raises(SparkleError):
-        maj_at_k(["1"], [True, False], 1)
-    with pytest.raises(SparkleError):
-        maj_at_k(["1", "2"], [True, False], 3)
+    for vote in (maj_at_k, maj_grouped_at_k):
+        with pytest.raises(SparkleError):
+            vote(["1"], [True, False], 1)
+        with pytest.raises(SparkleError):
+            vote(["1", "2"], [True, False], 3)
 
 
 def test_sample_metrics_keys_and_values():
     metrics = sample_metrics(
-        [False, True, True, True, False, True, True, True], ["", "24", "25", "25", "3", "25", "25", "25"]
+        [False, True, True, True, False, True, True, True], [None, "24", "25", "25", "3", "25", "25", "25"]
     )
     assert list(metrics) == metric_names(8)
     assert metrics["avg@8"] == 0.75
     assert metrics["pass@2"] == pytest.approx(1 - 1 / 28)
-    assert (metrics["maj@1"], metrics["maj@2"], metrics["maj@4"], metrics["maj@8"]) == (0.0, 1.0, 1.0, 1.0)
+    assert (metrics["maj@1"], metrics["maj@2"], metrics["maj@4"], metrics["maj@8"]) == (0.0, 0.0, 1.0, 1.0)
+    grouped = sample_metrics([True, False], ["1/2", "0.5"], grouped=True)
+    assert [m for m in grouped if m.startswith("maj_grouped@")] == ["maj_grouped@1", "maj_grouped@2"]
+
+
+@pytest.mark.parametrize("n", [1, 3, 5, 6, 7, 12])
+def test_sample_metrics_for_any_sample_count(n: int):
+    """pass@n and maj@n for every n, a power of two or not; the keys are the tasks' metric names."""
+    correct = [i % 3 == 0 for i in range(n)]
+    metrics = sample_metrics(correct, [str(i % 2) for i in range(n)], report_ks(n))
+    assert list(metrics) == metric_names(n)
+    assert metrics[f"pass@{n}"] == 1.0  # sample 0 is right
+    assert f"maj@{n}" in metrics
+    assert list(sample_metrics(correct, ["1"] * n)) == metric_names(n)  # default ks give the same keys
 
 
 @pytest.mark.parametrize(

@@ -299,25 +299,68 @@ def test_replayed_outputs_give_hand_computed_metrics(replay_run, tmp_path: Path)
         "value",
         "ci_low",
         "ci_high",
+        "n",
+        "note",
     ]
     table = {(r["benchmark"], r["condition"], r["level"], r["metric"]): r for r in rows}
     assert {r["model"] for r in rows} == {"replay-model"}
     for key, value in EXPECTED.items():
         row = table[key]
         assert float(row["value"]) == pytest.approx(value, abs=1e-4), key
-        assert float(row["ci_low"]) - 1e-9 <= float(row["value"]) <= float(row["ci_high"]) + 1e-9, key
-    # One problem: nothing to resample, the interval collapses on the value.
+        if row["ci_low"]:
+            assert float(row["ci_low"]) - 1e-9 <= float(row["value"]) <= float(row["ci_high"]) + 1e-9, key
+    # One problem: no interval at all (an interval [v, v] would read as certainty), and the note says why.
     one = table[("aime2024", "plan", "7", "delta")]
-    assert float(one["ci_low"]) == float(one["ci_high"]) == pytest.approx(-12.5)
+    assert (one["ci_low"], one["ci_high"], one["n"]) == ("", "", "1")
+    assert one["note"] == "one problem: no interval"
+    # Two problems: an interval, flagged as too few problems for a percentile bootstrap.
+    two = table[("aime2024", "plan", "all", "delta")]
+    assert two["n"] == "2" and two["ci_low"] and two["note"].startswith("fewer than 10 problems")
+    # Every delta sits next to the means it was computed from.
+    for (benchmark, condition, level, metric), row in table.items():
+        if metric == "delta":
+            without = table[(benchmark, condition, level, "paired_without")]
+            with_ = table[(benchmark, condition, level, "paired_with")]
+            assert float(with_["value"]) - float(without["value"]) == pytest.approx(
+                float(row["value"]), abs=1e-3
+            )
+            assert without["n"] == with_["n"] == row["n"]
     # Levels present: 3, 5, 7 (and no position 4: the longest chain has 3 subproblems).
     assert {r["level"] for r in rows} == {"all", "3", "5", "7"}
     assert ("all", "subproblem", "all", "position_4_accuracy") not in table
     md = (report / "probes.md").read_text(encoding="utf-8")
-    assert "| replay-model | AIME24 | 31.2 | 37.5 | +6.2 [" in md
+    assert "| replay-model | AIME24 | 31.2† | 37.5† | +6.2 [" in md
+    assert "| replay-model | 7 | 12.5† | 0.0† | -12.5 (1 problem: no interval) | 1 | = pairs |" in md
+    assert "Δ avg@8 [95% CI, 500 resamples]" in md and "95% CI" not in md.replace("95% CI, 500", "")
     for name in ("plan_benchmarks", "plan_levels", "knowledge_benchmarks", "subproblem_positions"):
         png = report / f"probe_{name}.png"
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
         assert f"![probe_{name}.png](probe_{name}.png)" in md
+
+
+def test_report_does_not_depend_on_input_order(replay_run, tmp_path: Path):
+    """The lines of every samples file shuffled (and a duplicated document appended): probes.csv and
+    probes.md are byte for byte those of the original outputs."""
+    import random
+
+    from sparkle.cli import main
+
+    out, _, _ = replay_run
+    shuffled = tmp_path / "shuffled" / out.name
+    shuffled.mkdir(parents=True)
+    for i, path in enumerate(sorted(out.glob("samples_*.jsonl"))):
+        lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+        random.Random(i).shuffle(lines)
+        if i == 0:
+            lines.append(lines[0])  # one document twice: counted once
+        (shuffled / path.name).write_text("".join(lines), encoding="utf-8")
+    reports = []
+    for source in (out.parent, shuffled.parent):
+        report = tmp_path / f"report_{len(reports)}"
+        args = ["probe", "report", str(source), "--out", str(report), "--bootstrap", "400", "--no-figures"]
+        assert main(args) == 0
+        reports.append({name: (report / name).read_bytes() for name in ("probes.csv", "probes.md")})
+    assert reports[0] == reports[1]
 
 
 def test_samples_without_correct_are_regraded(replay_run):

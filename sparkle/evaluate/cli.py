@@ -43,7 +43,7 @@ def _report(args: argparse.Namespace) -> int:
 def _rescore(args: argparse.Namespace) -> int:
     from sparkle.evaluate.rescore import rescore, summary_markdown, write_rescored
 
-    tasks = rescore(args.paths, policy=args.policy, timeout=args.timeout)
+    tasks = rescore(args.paths, policy=args.policy, timeout=args.timeout, out=args.out)
     print(summary_markdown(tasks), end="")
     if args.out:
         write_rescored(tasks, args.out)
@@ -97,9 +97,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "rescore", help="re-grade saved lm-eval samples with another grading policy"
     )
     rescore.add_argument("paths", nargs="+", help="samples_*.jsonl files or folders holding them")
-    rescore.add_argument("--policy", choices=("eval", "train", "math_verify"), default="math_verify")
-    rescore.add_argument("--timeout", type=float, default=None, help="seconds per symbolic comparison")
     rescore.add_argument(
-        "--out", type=Path, default=None, help="write re-graded samples + results here (for report)"
+        "--policy",
+        choices=("eval", "train", "math_verify"),
+        default="math_verify",
+        help="grading policy to re-grade with (default math_verify)",
+    )
+    rescore.add_argument(
+        "--timeout", type=float, default=None, help="seconds per symbolic comparison (default: the grader's)"
+    )
+    rescore.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="write re-graded samples + results here, outside the inputs (default: print the summary only)",
     )
     rescore.set_defaults(func=_rescore)

@@ -1,21 +1,27 @@
 """`sparkle report`: the paper's main table for any set of lm-eval runs of the `sparkle_bench` tasks.
 
 Writes ``main_table.md`` / ``main_table.csv`` (Avg@k per benchmark and their mean, one row per model,
-next to the paper's numbers of SPEC §8 with the difference), ``main_table.png`` (grouped bars, paper values
+next to the paper's Table 1 numbers (sparkle.paper) with the difference), ``main_table.png`` (grouped bars, paper values
 as markers) and, from the samples files, ``pass_at_k.csv`` / ``pass_at_k.png`` (pass@k for k = 1..n per
 benchmark). Values are percentages.
+
+Everything is read and checked before anything is written, and the files are replaced together
+(`sparkle.io.atomic_files`): a failure leaves ``--out`` as it was. When a results file has its samples file
+beside it, Avg@k, the document count and the pass@k curves come from the samples, each document counted
+once (a document listed twice is kept once, with a warning, as the probe report does).
 """
 
 from __future__ import annotations
 
 import csv
+import json
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from sparkle.errors import SparkleError
-from sparkle.evaluate.metrics import pass_at_k
+from sparkle.evaluate.metrics import avg_at_k, pass_at_k
 from sparkle.evaluate.results import (
     TaskResult,
     collect_results,
@@ -25,7 +31,7 @@ from sparkle.evaluate.results import (
     sample_responses,
 )
 from sparkle.evaluate.tasks import TASKS
-from sparkle.io import atomic_path, write_text_atomic
+from sparkle.io import atomic_files, atomic_path, check_output_dir, write_text_atomic
 from sparkle.log import get_logger
 from sparkle.paper import MAIN_TABLE, paper_row_for
 from sparkle.registry import BENCHMARK_LABELS, BENCHMARKS
@@ -34,6 +40,7 @@ log = get_logger(__name__)
 
 MAIN_CSV_COLUMNS = ("model", "label", "paper_model", "benchmark", "k", "n_docs", "ours", "paper", "diff")
 CURVE_CSV_COLUMNS = ("model", "label", "benchmark", "k", "n_docs", "pass_at_k")
+REPORT_FILES = ("main_table.md", "main_table.csv", "main_table.png", "pass_at_k.csv", "pass_at_k.png")
 
 
 @dataclass
@@ -68,17 +75,39 @@ def _labels(models: list[str]) -> dict[str, str]:
     return {m: (label if counts[label] == 1 else m) for m, label in short.items()}
 
 
-def main_rows(results: list[TaskResult]) -> list[ModelRow]:
-    """One row per model (in order of first appearance) from the benchmark tasks' results."""
+def main_rows(
+    results: list[TaskResult], correct: dict[tuple[str, str], list[list[bool]]] | None = None
+) -> list[ModelRow]:
+    """One row per model (in order of first appearance) from the benchmark tasks' results. Where
+    ``correct`` has a (model, task)'s per-document correctness (from its samples file, duplicates removed),
+    Avg@k and the document count come from it; else from the results file."""
+    correct = correct or {}
     bench = [r for r in results if r.benchmark is not None and r.avg is not None]
     models = list(dict.fromkeys(r.model for r in bench))
     labels = _labels(models)
     rows = {m: ModelRow(model=m, label=labels[m]) for m in models}
     for r in bench:
         row = rows[r.model]
-        row.scores[r.benchmark] = 100.0 * r.avg
+        docs = correct.get((r.model, r.task))
+        if docs:
+            avg = sum(avg_at_k(c) for c in docs) / len(docs)
+            if abs(avg - r.avg) > 1e-6:
+                log.warning(
+                    "%s: %s avg@%s is %.4f in the results file but %.4f from its samples file (%d documents); "
+                    "the report uses the samples",
+                    r.results_file,
+                    r.task,
+                    r.samples,
+                    r.avg,
+                    avg,
+                    len(docs),
+                )
+            row.scores[r.benchmark] = 100.0 * avg
+            row.n_docs[r.benchmark] = len(docs)
+        else:
+            row.scores[r.benchmark] = 100.0 * r.avg
+            row.n_docs[r.benchmark] = r.n_docs
         row.ks[r.benchmark] = r.samples
-        row.n_docs[r.benchmark] = r.n_docs
         row.policies.add(r.policy)
     return list(rows.values())
 
@@ -202,13 +231,55 @@ def plot_main(rows: list[ModelRow], path: str | os.PathLike[str]) -> Path:
     return path
 
 
+def _identity(row: dict) -> tuple[str, str]:
+    """What makes two samples rows the same document: the document's ``id``, else lm-eval's ``doc_id``."""
+    doc = row.get("doc") if isinstance(row.get("doc"), dict) else {}
+    if doc.get("id") is not None:
+        return ("id", str(doc["id"]))
+    if isinstance(row.get("doc_id"), int):
+        return ("doc_id", str(row["doc_id"]))
+    return ("doc", json.dumps(doc, sort_keys=True, default=str))
+
+
+def _preference(row: dict) -> tuple:
+    """Of two copies of a document, the one lm-eval listed first (smallest doc_id) is kept; the rest of the
+    key only makes the choice independent of the order of the lines."""
+    doc_id = row.get("doc_id")
+    return (
+        not isinstance(doc_id, int),
+        doc_id if isinstance(doc_id, int) else 0,
+        json.dumps(row, sort_keys=True, default=str),
+    )
+
+
+def unique_documents(rows: list[dict], source: str | os.PathLike[str]) -> list[dict]:
+    """The samples rows with each document once (in lm-eval's order); duplicates are dropped with a warning."""
+    kept: dict[tuple[str, str], dict] = {}
+    duplicates = 0
+    for row in rows:
+        key = _identity(row)
+        if key in kept:
+            duplicates += 1
+            if _preference(row) >= _preference(kept[key]):
+                continue
+        kept[key] = row
+    if duplicates:
+        log.warning(
+            "%s: %d documents appear more than once; each is counted once (the copy lm-eval listed first)",
+            source,
+            duplicates,
+        )
+    return sorted(kept.values(), key=_preference) if duplicates else list(kept.values())
+
+
 def sample_correctness(result: TaskResult) -> list[list[bool]]:
-    """Per document, the correctness of each sample: the stored ``correct`` list (written by the tasks or
-    by `sparkle rescore`), else the responses graded again under the result's policy."""
+    """Per document (each counted once), the correctness of each sample: the stored ``correct`` list
+    (written by the tasks or by `sparkle rescore`), else the responses graded again under the result's
+    policy."""
     from sparkle.evaluate.tasks import score_responses
 
     out = []
-    for row in read_samples(result.samples_file):
+    for row in unique_documents(read_samples(result.samples_file), result.samples_file):
         stored = row.get("correct")
         if isinstance(stored, list) and stored:
             out.append([bool(c) for c in stored])
@@ -228,15 +299,30 @@ def pass_curve(correct: list[list[bool]]) -> dict[int, float]:
     }
 
 
-def curves(results: list[TaskResult]) -> dict[tuple[str, str], tuple[dict[int, float], int]]:
-    """(model, benchmark) → (pass@k curve, number of documents) for every result with a samples file."""
+def read_correctness(results: list[TaskResult]) -> dict[tuple[str, str], list[list[bool]]]:
+    """(model, task) → per-document correctness, for every benchmark result with a samples file."""
     out = {}
     for r in results:
         if r.benchmark is None or r.samples_file is None:
             continue
         correct = sample_correctness(r)
-        out[(r.model, r.benchmark)] = (pass_curve(correct), len(correct))
+        if not correct:
+            raise SparkleError(
+                f"{r.samples_file}: no documents; is the run complete? (rerun it or remove the file)"
+            )
+        out[(r.model, r.task)] = correct
     return out
+
+
+def curves(
+    results: list[TaskResult], correct: dict[tuple[str, str], list[list[bool]]] | None = None
+) -> dict[tuple[str, str], tuple[dict[int, float], int]]:
+    """(model, benchmark) → (pass@k curve, number of documents) for every result with a samples file."""
+    correct = read_correctness(results) if correct is None else correct
+    benchmark_of = {(r.model, r.task): r.benchmark for r in results}
+    return {
+        (model, benchmark_of[(model, task)]): (pass_curve(c), len(c)) for (model, task), c in correct.items()
+    }
 
 
 def write_curves_csv(
@@ -290,29 +376,33 @@ def plot_curves(
 
 
 def build_report(paths: Iterable[str | os.PathLike[str]], out_dir: str | os.PathLike[str]) -> list[Path]:
-    """Read every results file under ``paths`` and write the report files into ``out_dir``."""
+    """Read every results file under ``paths`` (and the samples beside them), then write the report files
+    into ``out_dir`` together. Nothing is written when something cannot be read."""
     paths = list(paths)
+    out = check_output_dir(out_dir)
     results = collect_results(paths, tasks=TASKS)
-    rows = main_rows(results)
-    if not rows:
+    if not any(r.benchmark is not None and r.avg is not None for r in results):
         raise SparkleError(
             f"no results of the sparkle_bench tasks ({', '.join(TASKS)}) under {', '.join(map(str, paths))}; "
             "point at the --output_path of an lm-eval run (results_*.json files)"
         )
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    written = [write_main_csv(rows, out / "main_table.csv"), plot_main(rows, out / "main_table.png")]
+    correct = read_correctness(results)
+    rows = main_rows(results, correct)
+    data = curves(results, correct)
+    labels = {row.model: row.label for row in rows}
     markdown = main_markdown(rows) + "\n![main_table.png](main_table.png)\n"
-    data = curves(results)
     if data:
-        labels = {row.model: row.label for row in rows}
-        written += [
-            write_curves_csv(data, labels, out / "pass_at_k.csv"),
-            plot_curves(data, labels, out / "pass_at_k.png"),
-        ]
         markdown += "\n## pass@k (unbiased estimator, %)\n\n![pass_at_k.png](pass_at_k.png)\n"
     else:
         log.info("no samples files next to the results (run lm-eval with --log_samples): no pass@k curves")
-    write_text_atomic(out / "main_table.md", markdown)
-    written.insert(0, out / "main_table.md")
-    return written
+    with atomic_files(out, owned=REPORT_FILES) as staging:
+        write_text_atomic(staging / "main_table.md", markdown)
+        write_main_csv(rows, staging / "main_table.csv")
+        plot_main(rows, staging / "main_table.png")
+        if data:
+            write_curves_csv(data, labels, staging / "pass_at_k.csv")
+            plot_curves(data, labels, staging / "pass_at_k.png")
+    names = ["main_table.md", "main_table.csv", "main_table.png"]
+    if data:
+        names += ["pass_at_k.csv", "pass_at_k.png"]
+    return [out / name for name in names]

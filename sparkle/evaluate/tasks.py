@@ -143,12 +143,12 @@ def score_responses(
     responses: list[str], answers: list[str], policy: str = "eval", timeout: float | None = None
 ) -> dict[str, Any]:
     """Grade the k responses of one problem and compute its metrics (plus ``correct``: 0/1 per sample)."""
-    from sparkle.reward import answer_key, grade
+    from sparkle.reward import grade
 
     grades = [grade(response, list(answers), policy=policy, timeout=timeout) for response in responses]
     correct = [g.correct for g in grades]
     metrics: dict[str, Any] = dict(
-        sample_metrics(correct, [answer_key(g.extracted) for g in grades], report_ks(len(correct)))
+        sample_metrics(correct, [g.extracted for g in grades], report_ks(len(correct)))
     )
     metrics["correct"] = [int(c) for c in correct]
     return metrics

@@ -4,27 +4,39 @@ For each model, benchmark (and ``all`` = every benchmark pooled) and difficulty 
 
 - ``avg@k`` of the vanilla, plan and knowledge conditions: mean over problems of the fraction of the k
   samples graded correct (`sparkle.evaluate.metrics.avg_at_k` per problem);
-- ``delta`` of plan / knowledge: with minus without, on the problems present in both conditions;
+- ``delta`` of plan / knowledge: with minus without, on the problems present in both conditions (the
+  pairs), next to ``paired_without`` and ``paired_with``: the two means over exactly those pairs, so
+  ``delta = paired_with - paired_without`` always holds;
 - ``subproblem_success``: a problem counts for sample j when every subproblem of its chain is right in
-  sample j; mean over problems and samples. Its ``delta`` is success minus the original problems' avg@k;
+  sample j; mean over problems and samples. Its ``delta`` is success minus the original problems' avg@k
+  over the pairs, with ``paired_without`` (original avg@k) and ``paired_with`` (success) beside it;
 - ``position_{i}_accuracy``: accuracy of the i-th subproblem of the chains that have one (where chains break).
 
 Every value comes with a percentile bootstrap confidence interval over problems; for deltas the bootstrap
-resamples problems and keeps each problem's two measurements together (paired). Values are percentages.
+resamples problems and keeps each problem's two measurements together (paired). A value from a single
+problem has no interval, and values from fewer than `MIN_BOOTSTRAP_N` problems are flagged (`ProbeRow.note`).
+The bootstrap resamples problems sorted by their id, and its seed comes from the row's key, so the result
+does not depend on the order of the inputs. Values are percentages.
 """
 
 from __future__ import annotations
 
+import argparse
+import math
 import zlib
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import numpy as np
-
+from sparkle.errors import SparkleError
 from sparkle.log import get_logger
-from sparkle.probes.records import DocRecord
 from sparkle.registry import BENCHMARKS
+
+if TYPE_CHECKING:  # numpy and the records module load on use: the CLI imports this module for its options
+    import numpy as np
+
+    from sparkle.probes.records import DocRecord
 
 log = get_logger(__name__)
 
@@ -32,11 +44,18 @@ ALL = "all"
 HINT_CONDITIONS = ("plan", "knowledge")
 DEFAULT_BOOTSTRAP = 2000
 DEFAULT_CONFIDENCE = 0.95
+# Below this many problems a percentile bootstrap interval is too narrow (its coverage falls well short of
+# the nominal level: it cannot see more spread than the few values show), so such rows are flagged.
+MIN_BOOTSTRAP_N = 10
+NOTE_SINGLE = "one problem: no interval"
+NOTE_SMALL = f"fewer than {MIN_BOOTSTRAP_N} problems: interval too narrow to trust"
+NOTE_OFF = "no interval (--bootstrap 0)"
 
 
 @dataclass(frozen=True)
 class ProbeRow:
-    """One line of probes.csv. ``value`` / ``ci_low`` / ``ci_high`` are percentages."""
+    """One line of probes.csv. ``value`` / ``ci_low`` / ``ci_high`` are percentages; the interval is None
+    where there is none (one problem, or no bootstrap)."""
 
     model: str
     benchmark: str
@@ -44,26 +63,83 @@ class ProbeRow:
     level: str
     metric: str
     value: float
-    ci_low: float
-    ci_high: float
-    n: int  # problems behind the value
+    ci_low: float | None
+    ci_high: float | None
+    n: int  # problems behind the value (for delta / paired_*: the pairs)
+
+    @property
+    def note(self) -> str:
+        """Why the row has no interval, or why its interval needs care; "" for a normal row."""
+        if self.n == 1:
+            return NOTE_SINGLE
+        if self.ci_low is None:
+            return NOTE_OFF
+        if self.n < MIN_BOOTSTRAP_N:
+            return NOTE_SMALL
+        return ""
+
+
+def check_bootstrap(iterations: int) -> int:
+    """The number of bootstrap resamples: 0 (no intervals) or more; anything else is refused."""
+    if isinstance(iterations, bool) or not isinstance(iterations, int) or iterations < 0:
+        raise SparkleError(
+            f"--bootstrap {iterations}: the number of bootstrap resamples must be a whole number ≥ 0 "
+            f"(0: no intervals; default {DEFAULT_BOOTSTRAP})"
+        )
+    return iterations
+
+
+def check_confidence(confidence: float) -> float:
+    """The confidence level of the intervals: a fraction strictly between 0 and 1 (0.95 for 95 %)."""
+    if not isinstance(confidence, (int, float)) or not math.isfinite(confidence) or not 0 < confidence < 1:
+        raise SparkleError(
+            f"--confidence {confidence}: the confidence level must lie strictly between 0 and 1 "
+            f"(e.g. {DEFAULT_CONFIDENCE} for a 95% interval)"
+        )
+    return float(confidence)
+
+
+def bootstrap_arg(text: str) -> int:
+    """argparse type of ``--bootstrap``."""
+    try:
+        return check_bootstrap(int(text))
+    except (ValueError, SparkleError) as e:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a number of resamples ≥ 0 (0: no intervals; default {DEFAULT_BOOTSTRAP})"
+        ) from e
+
+
+def confidence_arg(text: str) -> float:
+    """argparse type of ``--confidence``."""
+    try:
+        return check_confidence(float(text))
+    except (ValueError, SparkleError) as e:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a confidence level strictly between 0 and 1 (e.g. {DEFAULT_CONFIDENCE})"
+        ) from e
+
+
+def confidence_label(confidence: float) -> str:
+    """``0.95`` → ``95%``, ``0.975`` → ``97.5%``."""
+    return f"{100 * confidence:.10g}%"
 
 
 def bootstrap_mean_ci(
-    values: np.ndarray,
+    values: np.ndarray | list[float],
     iterations: int = DEFAULT_BOOTSTRAP,
     confidence: float = DEFAULT_CONFIDENCE,
     seed: int = 0,
 ) -> tuple[float, float]:
     """Percentile bootstrap CI of the mean of per-problem values (resampling problems with replacement).
 
-    Pass per-problem differences to get the paired CI of a delta."""
+    Pass per-problem differences to get the paired CI of a delta. There is no interval (NaN, NaN) for
+    fewer than two values or no resamples: one problem says nothing about the spread. The result depends on
+    the order of ``values``: pass them in a stable order (`analyze` sorts them by problem id)."""
+    import numpy as np
+
     values = np.asarray(values, dtype=float)
-    if values.size == 0:
+    if values.size < 2 or iterations <= 0:
         return float("nan"), float("nan")
-    if values.size == 1 or iterations <= 0:
-        mean = float(values.mean())
-        return mean, mean
     rng = np.random.default_rng(seed)
     means = np.empty(iterations)
     chunk = max(1, 2_000_000 // values.size)
@@ -88,22 +164,43 @@ def _model_name(record: DocRecord) -> str:
     return record.model if record.family == "sparkle" else f"{record.model} [{record.family}]"
 
 
+def _preference(record: DocRecord) -> tuple:
+    """Which of two records of the same document is kept: the one lm-eval listed first (smallest doc_id),
+    then the smaller correctness pattern, so the choice does not depend on the order of the inputs."""
+    return (record.doc_id is None, record.doc_id or 0, record.correct, record.level or 0, record.total or 0)
+
+
 def _index(records: Iterable[DocRecord]) -> dict[tuple[str, str, str], dict[str, _Problem]]:
     """(model, benchmark, condition) -> problem id -> the problem's correctness (or its chain)."""
-    table: dict[tuple[str, str, str], dict[str, _Problem]] = defaultdict(dict)
+    unique: dict[tuple, DocRecord] = {}
     duplicates = 0
     for r in records:
-        problems = table[(_model_name(r), r.benchmark, r.condition)]
-        if r.condition == "subproblem":
-            problem = problems.setdefault(r.problem_id, _Problem(r.level, chain={}, total=r.total))
-            if r.position in problem.chain:
-                duplicates += 1
-            problem.chain[int(r.position or 0)] = r.correct
-        else:
-            duplicates += r.problem_id in problems
-            problems[r.problem_id] = _Problem(r.level, r.correct)
+        key = (
+            _model_name(r),
+            r.benchmark,
+            r.condition,
+            r.problem_id,
+            r.position if r.condition == "subproblem" else None,
+        )
+        kept = unique.get(key)
+        if kept is not None:
+            duplicates += 1
+            if _preference(r) >= _preference(kept):
+                continue
+        unique[key] = r
     if duplicates:
-        log.warning("%d probe documents appear more than once; the last one read is used", duplicates)
+        log.warning(
+            "%d probe documents appear more than once; each is counted once (the copy lm-eval listed first)",
+            duplicates,
+        )
+    table: dict[tuple[str, str, str], dict[str, _Problem]] = defaultdict(dict)
+    for (model, benchmark, condition, pid, position), r in sorted(unique.items(), key=lambda kv: repr(kv[0])):
+        problems = table[(model, benchmark, condition)]
+        if condition == "subproblem":
+            problem = problems.setdefault(pid, _Problem(r.level, chain={}, total=r.total))
+            problem.chain[int(position or 0)] = r.correct
+        else:
+            problems[pid] = _Problem(r.level, r.correct)
     return table
 
 
@@ -133,7 +230,7 @@ def _k_of(problems: dict[str, _Problem]) -> int:
     for p in problems.values():
         for c in (p.chain or {}).values():
             lengths[len(c)] += 1
-    return lengths.most_common(1)[0][0] if lengths else 0
+    return max(lengths, key=lambda k: (lengths[k], k)) if lengths else 0
 
 
 class _Builder:
@@ -141,10 +238,13 @@ class _Builder:
         self.iterations, self.confidence, self.seed = iterations, confidence, seed
         self.rows: list[ProbeRow] = []
 
-    def add(self, key: tuple[str, str, str, str, str], values: list[float]) -> None:
+    def add(self, key: tuple[str, str, str, str, str], values: dict[str, float]) -> None:
+        """One row from per-problem values; the bootstrap sees them sorted by problem id (order-free)."""
         if not values:
             return
-        arr = np.asarray(values, dtype=float)
+        import numpy as np
+
+        arr = np.asarray([values[pid] for pid in sorted(values)], dtype=float)
         seed = zlib.crc32("|".join(key).encode()) ^ self.seed
         low, high = bootstrap_mean_ci(arr, self.iterations, self.confidence, seed)
         model, benchmark, condition, level, metric = key
@@ -156,11 +256,18 @@ class _Builder:
                 level,
                 metric,
                 100 * float(arr.mean()),
-                100 * low,
-                100 * high,
+                None if math.isnan(low) else 100 * low,
+                None if math.isnan(high) else 100 * high,
                 arr.size,
             )
         )
+
+    def add_paired(self, key: tuple[str, str, str, str], without: dict[str, float], with_: dict[str, float]):
+        """``paired_without``, ``paired_with`` and ``delta`` over the problems present in both."""
+        pairs = set(without) & set(with_)
+        self.add((*key, "paired_without"), {p: without[p] for p in pairs})
+        self.add((*key, "paired_with"), {p: with_[p] for p in pairs})
+        self.add((*key, "delta"), {p: with_[p] - without[p] for p in pairs})
 
 
 def _scopes(problems_by_bench: dict[str, dict[str, _Problem]]) -> dict[tuple[str, str], dict[str, _Problem]]:
@@ -189,7 +296,11 @@ def analyze(
     confidence: float = DEFAULT_CONFIDENCE,
     seed: int = 0,
 ) -> list[ProbeRow]:
-    """Every probes.csv row for ``records`` (see the module docstring), sorted by model, benchmark, level."""
+    """Every probes.csv row for ``records`` (see the module docstring), sorted by model, benchmark, level.
+
+    The rows do not depend on the order of ``records``."""
+    check_bootstrap(iterations)
+    check_confidence(confidence)
     table = _index(records)
     by_model: dict[str, dict[str, dict[str, dict[str, _Problem]]]] = defaultdict(lambda: defaultdict(dict))
     for (model, benchmark, condition), problems in table.items():
@@ -207,13 +318,12 @@ def analyze(
         for benchmark, level in keys:
             vanilla = scoped.get("vanilla", {}).get((benchmark, level), {})
             base = {pid: _accuracy(p.correct) for pid, p in vanilla.items()}
-            out.add((model, benchmark, "vanilla", level, avg), list(base.values()))
+            out.add((model, benchmark, "vanilla", level, avg), base)
             for condition in HINT_CONDITIONS:
                 problems = scoped.get(condition, {}).get((benchmark, level), {})
                 hinted = {pid: _accuracy(p.correct) for pid, p in problems.items()}
-                out.add((model, benchmark, condition, level, avg), list(hinted.values()))
-                paired = sorted(set(hinted) & set(base))
-                out.add((model, benchmark, condition, level, "delta"), [hinted[p] - base[p] for p in paired])
+                out.add((model, benchmark, condition, level, avg), hinted)
+                out.add_paired((model, benchmark, condition, level), base, hinted)
             chains = scoped.get("subproblem", {}).get((benchmark, level), {})
             complete = {pid: c for pid, p in chains.items() if (c := _complete_chain(p)) is not None}
             if len(complete) < len(chains):
@@ -226,13 +336,14 @@ def analyze(
                     len(chains),
                 )
             success = {pid: _chain_success(chain) for pid, chain in complete.items()}
-            out.add((model, benchmark, "subproblem", level, "subproblem_success"), list(success.values()))
-            paired = sorted(set(success) & set(base))
-            out.add((model, benchmark, "subproblem", level, "delta"), [success[p] - base[p] for p in paired])
+            out.add((model, benchmark, "subproblem", level, "subproblem_success"), success)
+            out.add_paired((model, benchmark, "subproblem", level), base, success)
             longest = max((max(p.chain or {0: ()}) for p in chains.values()), default=0)
             for i in range(1, longest + 1):
-                values = [
-                    _accuracy(p.chain[i]) for p in chains.values() if p.chain and i in p.chain and p.chain[i]
-                ]
+                values = {
+                    pid: _accuracy(p.chain[i])
+                    for pid, p in chains.items()
+                    if p.chain and i in p.chain and p.chain[i]
+                }
                 out.add((model, benchmark, "subproblem", level, f"position_{i}_accuracy"), values)
     return out.rows

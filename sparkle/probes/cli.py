@@ -37,6 +37,8 @@ def _tasks(args: argparse.Namespace) -> int:
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     from sparkle.evaluate.run import add_run_command
+    from sparkle.io import output_dir_arg
+    from sparkle.probes.analysis import bootstrap_arg, confidence_arg
 
     parser = subparsers.add_parser("probe", help="the SPARKLE probes: plan, knowledge and subproblem chains")
     sub = parser.add_subparsers(dest="probe_command", metavar="SUBCOMMAND", required=True)
@@ -59,9 +61,24 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     report.add_argument(
         "paths", nargs="+", help="lm-eval output folders, results_*.json or samples_*.jsonl files"
     )
-    report.add_argument("--out", type=Path, required=True, help="report folder")
-    report.add_argument("--bootstrap", type=int, default=2000, help="bootstrap resamples for the CIs")
-    report.add_argument("--confidence", type=float, default=0.95)
+    report.add_argument(
+        "--out",
+        type=output_dir_arg,
+        required=True,
+        help="report folder (its report files are replaced together)",
+    )
+    report.add_argument(
+        "--bootstrap",
+        type=bootstrap_arg,
+        default=2000,
+        help="bootstrap resamples for the intervals, 0 for none (default 2000)",
+    )
+    report.add_argument(
+        "--confidence",
+        type=confidence_arg,
+        default=0.95,
+        help="confidence level of the intervals, strictly between 0 and 1 (default 0.95)",
+    )
     report.add_argument("--seed", type=int, default=0)
     report.add_argument("--model-name", default=None, help="override the model name read from the outputs")
     report.add_argument("--no-figures", action="store_true")

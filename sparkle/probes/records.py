@@ -44,6 +44,7 @@ class DocRecord:
     correct: tuple[bool, ...]
     position: int | None = None  # 1-based place in the subproblem chain (subproblem condition only)
     total: int | None = None  # number of subproblems in the problem's chain
+    doc_id: int | None = None  # lm-eval's index of the document in its task (decides between duplicates)
 
 
 @dataclass(frozen=True)
@@ -158,6 +159,7 @@ def records_from_samples(path: str | Path, model: str) -> list[DocRecord]:
                 correct=correct,
                 position=int(position) if position is not None else None,
                 total=int(doc["total_subproblems"]) if doc.get("total_subproblems") is not None else None,
+                doc_id=row["doc_id"] if isinstance(row.get("doc_id"), int) else None,
             )
         )
     return records

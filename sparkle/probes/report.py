@@ -8,21 +8,29 @@ import csv
 import re
 from pathlib import Path
 
-from sparkle.io import atomic_path, write_text_atomic
+from sparkle.io import atomic_files, atomic_path, write_text_atomic
 from sparkle.log import get_logger
 from sparkle.paper import PROBES, paper_row_for
-from sparkle.probes.analysis import ALL, HINT_CONDITIONS, ProbeRow
+from sparkle.probes.analysis import ALL, HINT_CONDITIONS, MIN_BOOTSTRAP_N, ProbeRow, confidence_label
 from sparkle.registry import BENCHMARK_LABELS, BENCHMARKS
 
 log = get_logger(__name__)
 
-CSV_COLUMNS = ("model", "benchmark", "condition", "level", "metric", "value", "ci_low", "ci_high")
+CSV_COLUMNS = (
+    "model", "benchmark", "condition", "level", "metric", "value", "ci_low", "ci_high", "n", "note",
+)  # fmt: skip
 TITLES = {"plan": "Plan following", "knowledge": "Knowledge use", "subproblem": "Chains of subproblems"}
 COLORS = {"without": "#9ecae1", "with": "#3182bd", "success": "#e6550d"}
+SMALL_MARK = "†"
+
+
+def _num(value: float | None) -> str:
+    return "" if value is None else f"{value:.4f}"
 
 
 def write_csv(rows: list[ProbeRow], path: str | Path) -> Path:
-    """probes.csv: one line per (model, benchmark, condition, level, metric); values in %."""
+    """probes.csv: one line per (model, benchmark, condition, level, metric); values in %; an empty interval
+    where there is none, with the reason in ``note``."""
     path = Path(path)
     with atomic_path(path) as tmp, open(tmp, "w", newline="", encoding="utf-8") as f:
         writer = csv.writer(f)
@@ -36,8 +44,10 @@ def write_csv(rows: list[ProbeRow], path: str | Path) -> Path:
                     r.level,
                     r.metric,
                     f"{r.value:.4f}",
-                    f"{r.ci_low:.4f}",
-                    f"{r.ci_high:.4f}",
+                    _num(r.ci_low),
+                    _num(r.ci_high),
+                    r.n,
+                    r.note,
                 ]
             )
     return path
@@ -60,16 +70,35 @@ class _Lookup:
     def get(self, model: str, benchmark: str, condition: str, level: str, metric: str) -> ProbeRow | None:
         return self.rows.get((model, benchmark, condition, level, metric))
 
+    def pair(self, model: str, benchmark: str, condition: str, level: str, own: str):
+        """(without, with, delta) over the paired problems; without pairs (no vanilla run), with = the
+        condition's own value (``own`` metric) and the other two None."""
+        delta = self.get(model, benchmark, condition, level, "delta")
+        if delta is None:
+            return None, self.get(model, benchmark, condition, level, own), None
+        return (
+            self.get(model, benchmark, condition, level, "paired_without"),
+            self.get(model, benchmark, condition, level, "paired_with"),
+            delta,
+        )
+
 
 def _pct(row: ProbeRow | None) -> str:
-    return "–" if row is None else f"{row.value:.1f}"
+    if row is None:
+        return "–"
+    return f"{row.value:.1f}" + (SMALL_MARK if row.n < MIN_BOOTSTRAP_N else "")
 
 
 def _with_ci(row: ProbeRow | None, signed: bool = False) -> str:
     if row is None:
         return "–"
     value = f"{row.value:+.1f}" if signed else f"{row.value:.1f}"
-    return f"{value} [{row.ci_low:.1f}, {row.ci_high:.1f}]"
+    if row.n == 1:
+        return f"{value} (1 problem: no interval)"
+    if row.ci_low is None or row.ci_high is None:
+        return value
+    mark = SMALL_MARK if row.n < MIN_BOOTSTRAP_N else ""
+    return f"{value} [{row.ci_low:.1f}, {row.ci_high:.1f}]{mark}"
 
 
 def _label(benchmark: str) -> str:
@@ -84,72 +113,102 @@ def _paper(model: str, condition: str, benchmark: str) -> str:
     return "–" if without is None or with_ is None else f"{without:.1f} → {with_:.1f}"
 
 
-def _hint_section(t: _Lookup, condition: str) -> list[str]:
+def _own(t: _Lookup, model: str, benchmark: str, condition: str, level: str, delta: ProbeRow | None) -> str:
+    """Each condition's value over all its own problems, when that is not the same set as the pairs."""
+    without = t.get(model, benchmark, "vanilla", level, t.avg)
+    with_ = t.get(
+        model, benchmark, condition, level, t.avg if condition != "subproblem" else "subproblem_success"
+    )
+    pairs = delta.n if delta else 0
+    if (without is None or without.n == pairs) and (with_ is None or with_.n == pairs):
+        return "= pairs"
+    side = ["–" if r is None else f"{r.value:.1f} ({r.n})" for r in (without, with_)]
+    return f"{side[0]} → {side[1]}"
+
+
+class _Labels:
+    """Column labels that carry the real confidence level, k and number of resamples."""
+
+    def __init__(self, t: _Lookup, iterations: int, confidence: float):
+        self.avg = t.avg
+        self.ci = f"{confidence_label(confidence)} CI, {iterations} resamples" if iterations > 0 else "no CI"
+
+    def value(self, name: str) -> str:
+        return f"{name} [{self.ci}]"
+
+
+def _hint_section(t: _Lookup, condition: str, lab: _Labels) -> list[str]:
     lines = [f"## {TITLES[condition]}", ""]
+    header = (
+        f"| without {t.avg} | with {t.avg} | {lab.value(f'Δ {t.avg}')} | pairs | "
+        f"all problems: without (n) → with (n) |"
+    )
     lines += [
-        "| Model | Benchmark | without | with | Δ [95% CI] | problems | paper (without → with) |",
-        "|---|---|---|---|---|---|---|",
+        f"| Model | Benchmark {header} paper (without → with) |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for model in t.models:
         for benchmark in [*t.benchmarks, ALL]:
-            delta = t.get(model, benchmark, condition, ALL, "delta")
-            with_ = t.get(model, benchmark, condition, ALL, t.avg)
+            without, with_, delta = t.pair(model, benchmark, condition, ALL, t.avg)
             if with_ is None:
                 continue
             lines.append(
-                f"| {model} | {_label(benchmark)} | {_pct(t.get(model, benchmark, 'vanilla', ALL, t.avg))} | "
-                f"{_pct(with_)} | {_with_ci(delta, True)} | {delta.n if delta else '–'} | "
+                f"| {model} | {_label(benchmark)} | {_pct(without)} | {_pct(with_)} | {_with_ci(delta, True)} | "
+                f"{delta.n if delta else 0} | {_own(t, model, benchmark, condition, ALL, delta)} | "
                 f"{_paper(model, condition, benchmark)} |"
             )
     lines += [
         "",
         f"### {TITLES[condition]} by difficulty level (all benchmarks)",
         "",
-        "| Model | Level | without | with | Δ [95% CI] | problems |",
-        "|---|---|---|---|---|---|",
+        f"| Model | Level {header}",
+        "|---|---|---|---|---|---|---|",
     ]
     for model in t.models:
         for level in map(str, t.levels):
-            delta = t.get(model, ALL, condition, level, "delta")
-            with_ = t.get(model, ALL, condition, level, t.avg)
+            without, with_, delta = t.pair(model, ALL, condition, level, t.avg)
             if with_ is None:
                 continue
             lines.append(
-                f"| {model} | {level} | {_pct(t.get(model, ALL, 'vanilla', level, t.avg))} | {_pct(with_)} | "
-                f"{_with_ci(delta, True)} | {delta.n if delta else '–'} |"
+                f"| {model} | {level} | {_pct(without)} | {_pct(with_)} | {_with_ci(delta, True)} | "
+                f"{delta.n if delta else 0} | {_own(t, model, ALL, condition, level, delta)} |"
             )
     return [*lines, ""]
 
 
-def _subproblem_section(t: _Lookup) -> list[str]:
+def _subproblem_section(t: _Lookup, lab: _Labels) -> list[str]:
+    header = (
+        f"| original {t.avg} | {lab.value('subproblem success')} | {lab.value('Δ')} | pairs | "
+        "all problems: original (n) → success (n) |"
+    )
     lines = [
         "## Chains of subproblems",
         "",
-        "Subproblem success: a problem counts for sample j when all its subproblems are right in sample j.",
+        "Subproblem success: a problem counts for sample j when all its subproblems are right in sample j. "
+        f"Original {t.avg}, success and Δ are over the same problems (pairs: a complete chain and a vanilla run).",
         "",
-        f"| Model | Benchmark | original {t.avg} | subproblem success [95% CI] | Δ [95% CI] | problems | paper success |",
-        "|---|---|---|---|---|---|---|",
+        f"| Model | Benchmark {header} paper success |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for model in t.models:
         paper = PROBES["subproblem_success"].get(paper_row_for(model) or "", {})
         for benchmark in [*t.benchmarks, ALL]:
-            success = t.get(model, benchmark, "subproblem", ALL, "subproblem_success")
+            without, success, delta = t.pair(model, benchmark, "subproblem", ALL, "subproblem_success")
             if success is None:
                 continue
-            delta = t.get(model, benchmark, "subproblem", ALL, "delta")
             ref = paper.get(benchmark)
             lines.append(
-                f"| {model} | {_label(benchmark)} | {_pct(t.get(model, benchmark, 'vanilla', ALL, t.avg))} | "
-                f"{_with_ci(success)} | {_with_ci(delta, True)} | {success.n} | "
-                f"{'–' if ref is None else f'{ref:.1f}'} |"
+                f"| {model} | {_label(benchmark)} | {_pct(without)} | {_with_ci(success)} | "
+                f"{_with_ci(delta, True)} | {delta.n if delta else 0} | "
+                f"{_own(t, model, benchmark, 'subproblem', ALL, delta)} | {'–' if ref is None else f'{ref:.1f}'} |"
             )
     if t.positions:
-        header = " | ".join(f"pos {i}" for i in t.positions)
+        header_pos = " | ".join(f"pos {i} (n)" for i in t.positions)
         lines += [
             "",
             "### Accuracy by position in the chain (where chains break)",
             "",
-            f"| Model | Benchmark | {header} |",
+            f"| Model | Benchmark | {header_pos} |",
             "|---|---|" + "---|" * len(t.positions),
         ]
         for model in t.models:
@@ -158,21 +217,22 @@ def _subproblem_section(t: _Lookup) -> list[str]:
                     t.get(model, benchmark, "subproblem", ALL, f"position_{i}_accuracy") for i in t.positions
                 ]
                 if any(cells):
-                    lines.append(f"| {model} | {_label(benchmark)} | " + " | ".join(map(_pct, cells)) + " |")
+                    text = ["–" if c is None else f"{_pct(c)} ({c.n})" for c in cells]
+                    lines.append(f"| {model} | {_label(benchmark)} | " + " | ".join(text) + " |")
     lines += [
         "",
         "### Subproblem success by difficulty level (all benchmarks)",
         "",
-        f"| Model | Level | original {t.avg} | subproblem success [95% CI] | problems |",
-        "|---|---|---|---|---|",
+        f"| Model | Level {header}",
+        "|---|---|---|---|---|---|---|",
     ]
     for model in t.models:
         for level in map(str, t.levels):
-            success = t.get(model, ALL, "subproblem", level, "subproblem_success")
+            without, success, delta = t.pair(model, ALL, "subproblem", level, "subproblem_success")
             if success is not None:
                 lines.append(
-                    f"| {model} | {level} | {_pct(t.get(model, ALL, 'vanilla', level, t.avg))} | "
-                    f"{_with_ci(success)} | {success.n} |"
+                    f"| {model} | {level} | {_pct(without)} | {_with_ci(success)} | {_with_ci(delta, True)} | "
+                    f"{delta.n if delta else 0} | {_own(t, model, ALL, 'subproblem', level, delta)} |"
                 )
     return [*lines, ""]
 
@@ -180,42 +240,58 @@ def _subproblem_section(t: _Lookup) -> list[str]:
 def markdown(rows: list[ProbeRow], iterations: int, confidence: float, figures: list[str]) -> str:
     """The probe report as Markdown (percentages; CIs are percentile bootstraps over problems)."""
     t = _Lookup(rows)
+    lab = _Labels(t, iterations, confidence)
+    if iterations > 0:
+        intervals = (
+            f"Brackets: {confidence_label(confidence)} percentile bootstrap interval over problems "
+            f"({iterations} resamples); deltas are paired (each problem's two measurements are resampled "
+            "together). A value from one problem has no interval (one problem says nothing about the spread); "
+            f"{SMALL_MARK} marks values from fewer than {MIN_BOOTSTRAP_N} problems, whose interval is too narrow "
+            "to trust (a percentile bootstrap cannot see more spread than those few values show)."
+        )
+    else:
+        intervals = f"No intervals (--bootstrap 0); {SMALL_MARK} marks values from fewer than {MIN_BOOTSTRAP_N} problems."
     lines = [
         "# SPARKLE probes",
         "",
-        f"{t.avg} in % (mean over problems of the fraction of correct samples). Brackets: {confidence:.0%} "
-        f"percentile bootstrap CI over problems ({iterations} resamples); deltas are paired (each problem's "
-        "two measurements are resampled together). Paper values are read off the paper's figures.",
+        f"{t.avg} in % (mean over problems of the fraction of correct samples). {intervals} "
+        '"without", "with" and Δ are computed over the same problems, those run in both conditions '
+        '(pairs), so Δ = with − without; the "all problems" column shows each condition over all its own '
+        "problems (count in brackets) where that set differs. Paper values are read off the paper's figures.",
         "",
     ]
     for condition in HINT_CONDITIONS:
         if any(k[2] == condition for k in t.rows):
-            lines += _hint_section(t, condition)
+            lines += _hint_section(t, condition, lab)
     if any(k[2] == "subproblem" for k in t.rows):
-        lines += _subproblem_section(t)
+        lines += _subproblem_section(t, lab)
     if figures:
         lines += ["## Figures", ""] + [f"![{name}]({name})" for name in figures] + [""]
     return "\n".join(lines)
 
 
-def _bars(ax, groups: list[str], series: list[tuple[str, list[ProbeRow | None], str]]) -> None:
+def _bars(ax, groups: list[str], series: list[tuple]) -> None:
+    """Grouped bars; each series is (name, cells, color) or (name, cells, color, extra label per cell)."""
     import numpy as np
 
     width = 0.8 / len(series)
     x = np.arange(len(groups))
-    for i, (name, cells, color) in enumerate(series):
+    for i, (name, cells, color, *more) in enumerate(series):
+        extras = more[0] if more else [""] * len(cells)
         values = [c.value if c else 0.0 for c in cells]
         err = [
-            [max(0.0, c.value - c.ci_low) if c else 0.0 for c in cells],
-            [max(0.0, c.ci_high - c.value) if c else 0.0 for c in cells],
+            [max(0.0, c.value - c.ci_low) if c and c.ci_low is not None else 0.0 for c in cells],
+            [max(0.0, c.ci_high - c.value) if c and c.ci_high is not None else 0.0 for c in cells],
         ]
         pos = x + (i - (len(series) - 1) / 2) * width
         bars = ax.bar(pos, values, width, label=name, color=color, yerr=err, capsize=2, ecolor="#555555")
-        for bar, cell in zip(bars, cells, strict=True):
+        for bar, cell, extra in zip(bars, cells, extras, strict=True):
             if cell is not None:
                 ax.annotate(
-                    f"{cell.value:.1f}",
-                    (bar.get_x() + bar.get_width() / 2, bar.get_height()),
+                    f"{cell.value:.1f}"
+                    + ("\nn=1" if cell.n == 1 else SMALL_MARK if cell.n < MIN_BOOTSTRAP_N else "")
+                    + extra,
+                    (bar.get_x() + bar.get_width() / 2, max(bar.get_height(), cell.ci_high or 0.0)),
                     ha="center",
                     va="bottom",
                     fontsize=7,
@@ -223,71 +299,69 @@ def _bars(ax, groups: list[str], series: list[tuple[str, list[ProbeRow | None], 
                     textcoords="offset points",
                 )
     ax.set_xticks(x, groups)
-    ax.set_ylim(0, 112)
+    ax.set_ylim(0, 118)
     ax.grid(axis="y", alpha=0.3)
 
 
-def _figure(models: list[str], title: str, draw, path: Path) -> None:
+def _figure(models: list[str], title: str, draw, path: Path, caption: str) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(len(models), 1, figsize=(9, 3.2 * len(models)), squeeze=False)
+    fig, axes = plt.subplots(len(models), 1, figsize=(9, 3.2 * len(models) + 0.6), squeeze=False)
     for ax, model in zip(axes[:, 0], models, strict=True):
         draw(ax, model)
         ax.set_title(f"{title} — {model}", fontsize=10)
         ax.set_ylabel("%")
         ax.legend(fontsize=8, loc="upper right")
-    fig.tight_layout()
+    fig.text(0.5, 0.005, caption, ha="center", va="bottom", fontsize=7)
+    fig.tight_layout(rect=(0, 0.6 / (3.2 * len(models) + 0.6), 1, 1))
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", dpi=120)
     plt.close(fig)
 
 
-def write_figures(rows: list[ProbeRow], out_dir: str | Path) -> list[Path]:
-    """The PNG figures; returns their paths."""
+def write_figures(
+    rows: list[ProbeRow], out_dir: str | Path, iterations: int, confidence: float
+) -> list[Path]:
+    """The PNG figures; returns their paths. Bars "without" / "with" are over the same paired problems
+    as the deltas; whiskers are the intervals (none for one problem), labelled in each figure's caption."""
     t = _Lookup(rows)
+    lab = _Labels(t, iterations, confidence)
+    caption = (
+        f"{t.avg}, %. Whiskers: {lab.ci}; none for a single problem (n=1). "
+        f"{SMALL_MARK}: fewer than {MIN_BOOTSTRAP_N} problems.\nPaired: the problems run in both conditions "
+        '("unpaired": no vanilla run to pair with; the condition\'s own problems).'
+    )
     out = Path(out_dir)
     paths: list[Path] = []
     conditions = {k[2] for k in t.rows}
+
+    def paired_series(model, cells, condition, own, names):
+        pairs = [t.pair(model, b, condition, lv, own) for b, lv in cells]
+        unpaired = ["\nunpaired" if p[2] is None and p[1] is not None else "" for p in pairs]
+        return [
+            (names[0], [p[0] for p in pairs], COLORS["without"]),
+            (names[1], [p[1] for p in pairs], names[2], unpaired),
+        ]
+
     for condition in HINT_CONDITIONS:
         if condition not in conditions:
             continue
+        names = ("without (paired)", f"with {condition} (paired)", COLORS["with"])
 
-        def by_bench(ax, model, condition=condition):
+        def by_bench(ax, model, condition=condition, names=names):
             groups = [*t.benchmarks, ALL]
             _bars(
                 ax,
                 [_label(b) for b in groups],
-                [
-                    ("without", [t.get(model, b, "vanilla", ALL, t.avg) for b in groups], COLORS["without"]),
-                    (
-                        f"with {condition}",
-                        [t.get(model, b, condition, ALL, t.avg) for b in groups],
-                        COLORS["with"],
-                    ),
-                ],
+                paired_series(model, [(b, ALL) for b in groups], condition, t.avg, names),
             )
 
-        def by_level(ax, model, condition=condition):
+        def by_level(ax, model, condition=condition, names=names):
             levels = [str(level) for level in t.levels]
-            _bars(
-                ax,
-                levels,
-                [
-                    (
-                        "without",
-                        [t.get(model, ALL, "vanilla", lv, t.avg) for lv in levels],
-                        COLORS["without"],
-                    ),
-                    (
-                        f"with {condition}",
-                        [t.get(model, ALL, condition, lv, t.avg) for lv in levels],
-                        COLORS["with"],
-                    ),
-                ],
-            )
+            _bars(ax, levels, paired_series(model, [(ALL, lv) for lv in levels], condition, t.avg, names))
             ax.set_xlabel("difficulty level")
 
         for suffix, draw, what in (
@@ -295,27 +369,17 @@ def write_figures(rows: list[ProbeRow], out_dir: str | Path) -> list[Path]:
             ("levels", by_level, "per level"),
         ):
             path = out / f"probe_{condition}_{suffix}.png"
-            _figure(t.models, f"{TITLES[condition]} {what} ({t.avg})", draw, path)
+            _figure(t.models, f"{TITLES[condition]} {what} ({t.avg})", draw, path, caption)
             paths.append(path)
     if "subproblem" in conditions:
+        names = (f"original {t.avg} (paired)", "subproblem success (paired)", COLORS["success"])
 
         def sub_bench(ax, model):
             groups = [*t.benchmarks, ALL]
             _bars(
                 ax,
                 [_label(b) for b in groups],
-                [
-                    (
-                        f"original {t.avg}",
-                        [t.get(model, b, "vanilla", ALL, t.avg) for b in groups],
-                        COLORS["without"],
-                    ),
-                    (
-                        "subproblem success",
-                        [t.get(model, b, "subproblem", ALL, "subproblem_success") for b in groups],
-                        COLORS["success"],
-                    ),
-                ],
+                paired_series(model, [(b, ALL) for b in groups], "subproblem", "subproblem_success", names),
             )
 
         def sub_level(ax, model):
@@ -323,18 +387,7 @@ def write_figures(rows: list[ProbeRow], out_dir: str | Path) -> list[Path]:
             _bars(
                 ax,
                 levels,
-                [
-                    (
-                        f"original {t.avg}",
-                        [t.get(model, ALL, "vanilla", lv, t.avg) for lv in levels],
-                        COLORS["without"],
-                    ),
-                    (
-                        "subproblem success",
-                        [t.get(model, ALL, "subproblem", lv, "subproblem_success") for lv in levels],
-                        COLORS["success"],
-                    ),
-                ],
+                paired_series(model, [(ALL, lv) for lv in levels], "subproblem", "subproblem_success", names),
             )
             ax.set_xlabel("difficulty level")
 
@@ -364,20 +417,32 @@ def write_figures(rows: list[ProbeRow], out_dir: str | Path) -> list[Path]:
             ("positions", positions, "accuracy by position"),
         ):
             path = out / f"probe_subproblem_{suffix}.png"
-            _figure(t.models, f"{TITLES['subproblem']} {what}", draw, path)
+            _figure(t.models, f"{TITLES['subproblem']} {what}", draw, path, caption)
             paths.append(path)
     return paths
+
+
+REPORT_FILES = (
+    "probes.csv",
+    "probes.md",
+    *(f"probe_{c}_{s}.png" for c in HINT_CONDITIONS for s in ("benchmarks", "levels")),
+    *(f"probe_subproblem_{s}.png" for s in ("benchmarks", "levels", "positions")),
+)
 
 
 def write_report(
     rows: list[ProbeRow], out_dir: str | Path, iterations: int, confidence: float, figures: bool = True
 ) -> dict[str, Path | list[Path]]:
-    """Write probes.csv, probes.md and (unless ``figures`` is False) the PNG figures into ``out_dir``."""
+    """Write probes.csv, probes.md and (unless ``figures`` is False) the PNG figures into ``out_dir``, all
+    together (`sparkle.io.atomic_files`): a failure leaves ``out_dir`` as it was, and report files of an
+    earlier run that this one does not write are removed."""
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    pngs = write_figures(rows, out) if figures else []
-    csv_path = write_csv(rows, out / "probes.csv")
-    md_path = out / "probes.md"
-    write_text_atomic(md_path, markdown(rows, iterations, confidence, [p.name for p in pngs]))
+    with atomic_files(out, owned=REPORT_FILES) as staging:
+        pngs = write_figures(rows, staging, iterations, confidence) if figures else []
+        write_csv(rows, staging / "probes.csv")
+        write_text_atomic(
+            staging / "probes.md", markdown(rows, iterations, confidence, [p.name for p in pngs])
+        )
+    csv_path, md_path = out / "probes.csv", out / "probes.md"
     log.info("wrote %s, %s and %d figures", csv_path, md_path, len(pngs))
-    return {"csv": csv_path, "markdown": md_path, "figures": pngs}
+    return {"csv": csv_path, "markdown": md_path, "figures": [out / p.name for p in pngs]}
