@@ -223,3 +223,28 @@ def test_rescore_refuses_a_useless_timeout(tmp_path: Path, timeout: float):
     run = _write_run(tmp_path / "runs" / "m", ["11"])
     with pytest.raises(SparkleError, match="--timeout"):
         rescore([run], timeout=timeout)
+
+
+def test_prompts_cut_from_the_left_are_reported_never_silent(tmp_path: Path):
+    from sparkle.evaluate.report import build_report
+    from sparkle.evaluate.results import RUN_METADATA_KEY
+
+    runs = tmp_path / "runs"
+    _write_run(runs / "m", ["11", "10"])
+    build_report([runs], tmp_path / "unmeasured")
+    text = (tmp_path / "unmeasured" / "main_table.md").read_text(encoding="utf-8")
+    assert "Prompt lengths not measured for:" in text and "Prompts cut" not in text
+
+    results_file = next((runs / "m").glob("results_*.json"))
+    data = json.loads(results_file.read_text(encoding="utf-8"))
+    data["configs"]["gsm8k_spk"]["metadata"] = {
+        RUN_METADATA_KEY: {"prompts": {"gsm8k_spk": {"longest": 900, "too_long": 3}}}
+    }
+    results_file.write_text(json.dumps(data), encoding="utf-8")
+    build_report([runs], tmp_path / "measured")
+    text = (tmp_path / "measured" / "main_table.md").read_text(encoding="utf-8")
+    assert "**Prompts cut from the left**" in text and "/ GSM8K: 3" in text
+    assert "not measured" not in text
+    with open(tmp_path / "measured" / "main_table.csv", encoding="utf-8") as f:
+        (row,) = [r for r in csv.DictReader(f) if r["benchmark"] == "gsm8k"]
+    assert row["prompts_cut"] == "3"

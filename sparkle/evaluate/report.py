@@ -38,7 +38,18 @@ from sparkle.registry import BENCHMARK_LABELS, BENCHMARKS
 
 log = get_logger(__name__)
 
-MAIN_CSV_COLUMNS = ("model", "label", "paper_model", "benchmark", "k", "n_docs", "ours", "paper", "diff")
+MAIN_CSV_COLUMNS = (
+    "model",
+    "label",
+    "paper_model",
+    "benchmark",
+    "k",
+    "n_docs",
+    "ours",
+    "paper",
+    "diff",
+    "prompts_cut",
+)
 CURVE_CSV_COLUMNS = ("model", "label", "benchmark", "k", "n_docs", "pass_at_k")
 REPORT_FILES = ("main_table.md", "main_table.csv", "main_table.png", "pass_at_k.csv", "pass_at_k.png")
 
@@ -53,6 +64,9 @@ class ModelRow:
     ks: dict[str, int] = field(default_factory=dict)
     policies: set[str] = field(default_factory=set)
     n_docs: dict[str, int | None] = field(default_factory=dict)
+    # prompts longer than the context left after the generation budget (lm-eval cut them from the left);
+    # None: the run did not measure it (results written by lm-eval run by hand, or older runs)
+    prompts_cut: dict[str, int | None] = field(default_factory=dict)
 
     @property
     def paper_model(self) -> str | None:
@@ -108,6 +122,7 @@ def main_rows(
             row.scores[r.benchmark] = 100.0 * r.avg
             row.n_docs[r.benchmark] = r.n_docs
         row.ks[r.benchmark] = r.samples
+        row.prompts_cut[r.benchmark] = r.prompts_too_long
         row.policies.add(r.policy)
     return list(rows.values())
 
@@ -148,10 +163,39 @@ def main_markdown(rows: list[ModelRow]) -> str:
             diffs = [None if o is None else o - p for o, p in zip(ours, values, strict=True)]
             lines.append("| ↳ Δ | " + " | ".join(_fmt(v, signed=True) for v in diffs) + " |")
     lines.append("")
+    lines += _prompts_cut_lines(rows)
     full = {row.model: row.label for row in rows if row.label != row.model}
     if full:
         lines += ["Models:", ""] + [f"- {label}: `{model}`" for model, label in full.items()] + [""]
     return "\n".join(lines)
+
+
+def _prompts_cut_lines(rows: list[ModelRow]) -> list[str]:
+    """A note on prompts that did not fit the context (never silent): counts, or that none was measured."""
+    cut = [
+        f"{row.label} / {BENCHMARK_LABELS.get(b, b)}: {n}"
+        for row in rows
+        for b, n in row.prompts_cut.items()
+        if n
+    ]
+    unmeasured = sorted(
+        {
+            f"{row.label} / {BENCHMARK_LABELS.get(b, b)}"
+            for row in rows
+            for b, n in row.prompts_cut.items()
+            if n is None
+        }
+    )
+    lines = []
+    if cut:
+        lines += [
+            "**Prompts cut from the left** (longer than the context left after the generation budget; "
+            "their scores are not the paper's protocol): " + "; ".join(cut) + ".",
+            "",
+        ]
+    if unmeasured:
+        lines += ["Prompt lengths not measured for: " + "; ".join(unmeasured) + ".", ""]
+    return lines
 
 
 def write_main_csv(rows: list[ModelRow], path: str | os.PathLike[str]) -> Path:
@@ -169,6 +213,7 @@ def write_main_csv(rows: list[ModelRow], path: str | os.PathLike[str]) -> Path:
                 ref = paper.get(b)
                 k = row.ks.get(b, "") if b != "avg" else ""
                 n = row.n_docs.get(b) if b != "avg" else None
+                cut = row.prompts_cut.get(b) if b != "avg" else None
                 writer.writerow(
                     [
                         row.model,
@@ -180,6 +225,7 @@ def write_main_csv(rows: list[ModelRow], path: str | os.PathLike[str]) -> Path:
                         f"{ours:.4f}",
                         "" if ref is None else f"{ref:.2f}",
                         "" if ref is None else f"{ours - ref:.4f}",
+                        "" if cut is None else cut,
                     ]
                 )
     return path
