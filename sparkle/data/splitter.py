@@ -46,6 +46,12 @@ def _is_letter(ch: str) -> bool:
     return ("a" <= ch <= "z") or ("A" <= ch <= "Z") or ch in _EXTRA_LETTERS
 
 
+# Maximal runs of letters and white space, and a white-space character before a letter (same character
+# classes as the phrase regex: ``[a-z]`` under IGNORECASE and ``\s``).
+_LETTER_SPACE_RUN = re.compile(r"[a-z\s]+", re.IGNORECASE)
+_SPACE_LETTER = re.compile(r"\s[a-z]", re.IGNORECASE)
+
+
 def _phrase_header_starts(text: str) -> list[int]:
     """Match starts of ``PHRASE_HEADER_REGEX.finditer(text)``, computed in one pass.
 
@@ -54,35 +60,25 @@ def _phrase_header_starts(text: str) -> list[int]:
     white-space character lies between the first letter and the colon (a one-letter label such as
     ``y:`` is no header). So each maximal run of letters and white space yields at most one match: its
     leftmost valid start at or after the previous match's end (position 0 before a letter, or a
-    white-space character before a letter).
+    white-space character before a letter), if that start lies at least three characters before the colon.
     """
     starts: list[int] = []
     n = len(text)
     pos = 0  # end of the previous match: matches never overlap
-    i = 0
-    while i < n:
-        ch = text[i]
-        if not (_is_letter(ch) or ch.isspace()):
-            i += 1
+    for run in _LETTER_SPACE_RUN.finditer(text):
+        colon = run.end()
+        if colon + 1 >= n or text[colon] != ":" or not text[colon + 1].isspace():
             continue
-        run_start = i
-        while i < n and (_is_letter(text[i]) or text[i].isspace()):
-            i += 1
-        # text[run_start:i] is a maximal run; i is its terminator (or the end).
-        if i + 1 < n and text[i] == ":" and text[i + 1].isspace():
-            lo = max(run_start, pos)
-            start = -1
-            if lo == 0 and _is_letter(text[0]) and i >= 2:
-                start = 0
-            else:
-                # A white-space start s needs a letter at s + 1 and at least one run character after it.
-                for s in range(lo, i - 2):
-                    if text[s].isspace() and _is_letter(text[s + 1]):
-                        start = s
-                        break
-            if start >= 0:
-                starts.append(start)
-                pos = i + 2
+        lo = max(run.start(), pos)
+        if lo == 0 and _is_letter(text[0]) and colon >= 2:
+            start = 0
+        else:
+            found = _SPACE_LETTER.search(text, lo, colon)
+            if found is None or found.start() > colon - 3:
+                continue
+            start = found.start()
+        starts.append(start)
+        pos = colon + 2
     return starts
 
 
