@@ -67,6 +67,9 @@ CASES = [
     ),
     # After a line break, optional white space (spaces, tabs) may precede the number.
     ("Intro.\n 1. a\n\t2. b\n3. c", False, ["Intro.", "1. a", "2. b", "3. c"], "2_numbered_grouped"),
+    # Items do not overlap: "1. " swallows the white space, so "2." right after it is no item.
+    ("Intro.\n1. 2. a\n3. b\n4. c", False, ["Intro.", "1. 2. a", "3. b", "4. c"], "2_numbered_grouped"),
+    ("1. 2. b", True, ["", "1. 2. b"], "2_numbered_grouped"),
     # After sentence punctuation plus white space; the punctuation is consumed by the item's match.
     ("Done. 1. a! 2. b? 3. c", False, ["Done.", "1. a!", "2. b?", "3. c"], "2_numbered_grouped"),
     # "Done.1." has no white space after the period: only "2." is a marker.

@@ -161,6 +161,16 @@ def test_hard_and_mix(inputs: dict[str, Path], tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
+    ("variant", "expected"),
+    [("aug", {"sparkle_hardmath"}), ("hard", {"sparkle_hardmath"})],
+)
+def test_stage_two_data_source(inputs: dict[str, Path], tmp_path: Path, variant: str, expected: set) -> None:
+    """The original's names: verl keys validation metrics, and the original scored rows, by data_source."""
+    rows = read_parquet(build_stage_two(tmp_path, variant, inputs["hard"])[0])
+    assert {r["data_source"] for r in rows} == expected
+
+
+@pytest.mark.parametrize(
     ("row", "message"),
     [
         ({"problem": "p", "answer": "1", "CoT": "", "solution": "  "}, "row 2: no reference reasoning"),
