@@ -2,7 +2,7 @@
 
 The cascade reproduces the original release's behaviour, quirks included (empty steps when a marker or
 header sits at position 0 or two header patterns match at one place, ``first_half`` keeping the whole
-text under rules 1 and 2), because the PSS training set of the paper was built with it. The rules, and
+text under rules 1, 2 and 4), because the PSS training set of the paper was built with it. The rules, and
 the agreement measured on the original's outputs, are in ``docs/data.md``.
 """
 
