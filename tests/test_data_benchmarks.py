@@ -89,7 +89,7 @@ def test_cli_writes_all_benchmarks_deterministically(shared_data: Path, tmp_path
     first = table[0]
     problem = json.loads((tmp_path / "a" / "amc2023.jsonl").read_text().splitlines()[0])["problem"]
     assert first["prompt"] == [{"role": "user", "content": plain_prompt(problem)}]
-    assert first["data_source"] == "amc2023" and first["ability"] == "math"
+    assert first["data_source"] == "sparkle_amc2023" and first["ability"] == "math"
     assert first["reward_model"] == {"style": "rule", "ground_truth": "27"}
     assert first["extra_info"] == {"split": "test", "index": 0, "id": "0"}
 

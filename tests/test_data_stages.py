@@ -50,6 +50,7 @@ def test_stage_one_rows(inputs: dict[str, Path], tmp_path: Path) -> None:
     out = tmp_path / "out"
     build_stage_one(out, inputs["train"], inputs["val"])
     assert sorted(p.name for p in out.iterdir()) == [
+        "sparkle_aime2024.jsonl",
         "sparkle_aime2024.parquet",
         "sparkle_dsr40k.jsonl",
         "sparkle_dsr40k.parquet",
@@ -67,8 +68,11 @@ def test_stage_one_rows(inputs: dict[str, Path], tmp_path: Path) -> None:
         {"style": "rule", "ground_truth": ["27"]},
     ]
     assert [r["extra_info"] for r in rows] == [{"split": "train", "index": i} for i in range(3)]
-    assert {(r["data_source"], r["ability"]) for r in rows} == {("dsr40k", "math")}
+    assert {(r["data_source"], r["ability"]) for r in rows} == {("sparkle_dsr40k", "math")}
     val = read_parquet(out / "sparkle_aime2024.parquet")
+    # The original also wrote the validation rows as JSON lines beside the parquet.
+    assert val == [json.loads(line) for line in (out / "sparkle_aime2024.jsonl").read_text().splitlines()]
+    assert {r["data_source"] for r in val} == {"sparkle_aime2024"}
     assert val[0]["reward_model"]["ground_truth"] == "002"
     assert val[0]["extra_info"] == {"split": "test", "index": 0, "id": "v1"}
 
@@ -143,8 +147,8 @@ def test_hard_and_mix(inputs: dict[str, Path], tmp_path: Path) -> None:
     )
     mix = read_parquet(build_stage_two(tmp_path, "mix", inputs["hard"], easy_source=easy, mix_ratio=1.0)[0])
     sources = [r["data_source"] for r in mix]
-    assert sources.count("hardmath") == 3 and sources.count("dsr40k") == 3
-    easy_questions = {r["extra_info"]["question"] for r in mix if r["data_source"] == "dsr40k"}
+    assert sources.count("sparkle_hardmath") == 3 and sources.count("sparkle_dsr40k") == 3
+    easy_questions = {r["extra_info"]["question"] for r in mix if r["data_source"] == "sparkle_dsr40k"}
     assert "H1?" not in easy_questions  # a hard problem is never drawn again as an easy one
     again = read_parquet(build_stage_two(tmp_path / "again", "mix", inputs["hard"], easy_source=easy)[0])
     assert again == mix
@@ -154,6 +158,16 @@ def test_hard_and_mix(inputs: dict[str, Path], tmp_path: Path) -> None:
     assert other != mix
     with pytest.raises(SparkleError, match="asks for 6 easy problems but the easy source has only 4"):
         build_stage_two(tmp_path, "mix", inputs["hard"], easy_source=easy, mix_ratio=2.0)
+
+
+@pytest.mark.parametrize(
+    ("variant", "expected"),
+    [("aug", {"sparkle_hardmath"}), ("hard", {"sparkle_hardmath"})],
+)
+def test_stage_two_data_source(inputs: dict[str, Path], tmp_path: Path, variant: str, expected: set) -> None:
+    """The original's names: verl keys validation metrics, and the original scored rows, by data_source."""
+    rows = read_parquet(build_stage_two(tmp_path, variant, inputs["hard"])[0])
+    assert {r["data_source"] for r in rows} == expected
 
 
 @pytest.mark.parametrize(
@@ -206,7 +220,7 @@ def test_entry_points_are_byte_identical(inputs: dict[str, Path], tmp_path: Path
         capture_output=True,
     )
     names = sorted(p.name for p in (tmp_path / "a").iterdir())
-    assert len(names) == 5
+    assert len(names) == 6
     for name in names:
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name
     for name in ("sparkle_hardmath_aug_all_train.parquet", "sparkle_hardmath_aug_all_train.jsonl"):

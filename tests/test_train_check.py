@@ -164,7 +164,7 @@ def test_rlhf_dataset_reads_the_stage_parquet(stage_data: Path, tiny_model_dir: 
     for index in (0, 1, len(rows) - 1):
         item = dataset[index]
         assert item["raw_prompt"] == rows[index]["prompt"]
-        assert item["data_source"] == "hardmath"
+        assert item["data_source"] == "sparkle_hardmath"
         assert item["reward_model"]["ground_truth"] == rows[index]["reward_model"]["ground_truth"]
         assert item["extra_info"]["thinking_level"] == rows[index]["extra_info"]["thinking_level"]
     levels = [dataset[i]["extra_info"]["thinking_level"] for i in range(len(rows))]

@@ -14,6 +14,11 @@ from sparkle.cli import main
 def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description="Stage-2 hard / mix data from hardmath (and dsr40k)")
     parser.add_argument("--local_dir", default="data", help="output folder (default: data)")
+    parser.add_argument(
+        "--hdfs_dir",
+        default=None,
+        help="also copy the files to this HDFS folder (needs the `hdfs` CLI on PATH)",
+    )
     parser.add_argument("--variant", choices=("hard", "mix"), default="hard")
     parser.add_argument("--source", default="hardmath", help="hardmath Hub id or local file/folder")
     parser.add_argument("--easy_source", default="dsr40k", help="mix: dsr40k Hub id or local file/folder")
@@ -41,6 +46,7 @@ if __name__ == "__main__":
                 str(args.seed),
                 "--out",
                 args.local_dir,
+                *(["--hdfs-dir", args.hdfs_dir] if args.hdfs_dir is not None else []),
             ]
         )
     )

@@ -16,6 +16,11 @@ from sparkle.cli import main
 def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description="Stage-2 PSS (aug) data from hardmath")
     parser.add_argument("--local_dir", default="data", help="output folder (default: data)")
+    parser.add_argument(
+        "--hdfs_dir",
+        default=None,
+        help="also copy the files to this HDFS folder (needs the `hdfs` CLI on PATH)",
+    )
     parser.add_argument("--aug_version", choices=("all", "first_half"), default="all")
     parser.add_argument("--source", default="hardmath", help="hardmath Hub id or local file/folder")
     parser.add_argument("--seed", type=int, default=10000, help="shuffle seed (default 10000)")
@@ -39,6 +44,7 @@ if __name__ == "__main__":
                 str(args.seed),
                 "--out",
                 args.local_dir,
+                *(["--hdfs-dir", args.hdfs_dir] if args.hdfs_dir is not None else []),
             ]
         )
     )

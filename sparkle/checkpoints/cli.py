@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from sparkle.errors import SparkleError
@@ -44,10 +45,68 @@ def add_convert_arguments(parser: argparse.ArgumentParser) -> None:
         "--repo_id", "--repo-id", dest="repo_id", default=None, help="Hub repository for --upload"
     )
     parser.add_argument("--private", action="store_true", help="create the Hub repository as private")
+    parser.add_argument(
+        "--hf_token",
+        "--hf-token",
+        dest="hf_token",
+        default=None,
+        metavar="TOKEN",
+        help="Hub token (the original script's flag); prefer the HF_TOKEN environment variable. A token "
+        "given here is moved into HF_TOKEN and the program restarts itself without it on the command line",
+    )
+
+
+def argv_without_token(argv: list[str], token: str) -> list[str]:
+    """``argv`` with the token removed: ``--flag TOKEN`` drops both words, ``--flag=TOKEN`` its word."""
+    out: list[str] = []
+    for arg in argv:
+        if arg == token and out and out[-1].startswith("--"):
+            out.pop()
+            continue
+        if arg.startswith("--") and arg.partition("=")[2] == token:
+            continue
+        out.append(arg)
+    return out
+
+
+def take_token_from_command_line(args: argparse.Namespace) -> None:
+    """Move ``--hf_token`` into ``HF_TOKEN`` (where the upload reads it) and off the command line.
+
+    A command-line token is visible to other users in the process list (and stays in shell history), so
+    this warns, sets ``HF_TOKEN`` and, when the token is on this process's own command line, re-executes
+    the same command without it (same process id): the converting process never shows the token in its
+    title. The token is never logged.
+    """
+    token = getattr(args, "hf_token", None)
+    args.hf_token = None
+    if token is None:
+        return
+    token = token.strip()
+    if not token:
+        raise SparkleError("--hf_token is empty; export HF_TOKEN=<a write token> instead")
+    log.warning(
+        "--hf_token puts the token in the process list and shell history; export HF_TOKEN instead "
+        "(this run takes it from the environment and restarts without it on the command line)"
+    )
+    os.environ["HF_TOKEN"] = token
+    orig_argv = list(getattr(sys, "orig_argv", []))
+    if not any(token in arg for arg in orig_argv):
+        return  # called in-process with an explicit argv: nothing on the command line to hide
+    clean = argv_without_token(orig_argv, token)
+    if any(token in arg for arg in clean):
+        log.warning("could not remove the token from the command line; it stays visible to `ps`")
+        return
+    sys.stdout.flush()
+    sys.stderr.flush()
+    try:
+        os.execv(sys.executable, [sys.executable, *clean[1:]])
+    except OSError as e:
+        log.warning("could not restart without the token on the command line (%s)", type(e).__name__)
 
 
 def run_convert(args: argparse.Namespace) -> int:
     """Convert (and upload) as the parsed flags say; prints the output folder on stdout."""
+    take_token_from_command_line(args)
     from sparkle.checkpoints.convert import convert_checkpoint
 
     if args.upload and not args.repo_id:

@@ -1,4 +1,4 @@
-"""The five evaluation benchmarks (SPEC §7) as unified rows, verl validation parquet and JSONL.
+"""The five evaluation benchmarks as unified rows, verl validation parquet and JSONL.
 
 Sources differ in field names (``question``/``problem``, ``answer``/``final_answer``), answer types
 (floats such as AMC's ``27.0``, one-element lists in OlympiadBench, zero-padded AIME strings) and, for
@@ -13,7 +13,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from sparkle.data.rl import rl_row, write_jsonl, write_rl_files
+from sparkle.data.rl import data_source_name, rl_row, write_jsonl, write_rl_files
 from sparkle.data.sources import (
     ANSWER_KEYS,
     PROBLEM_KEYS,
@@ -77,14 +77,17 @@ def load_benchmark(name: str, source: str | os.PathLike[str] | None = None) -> l
 
 
 def benchmark_rl_rows(name: str, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """verl validation rows (``split`` = test) with the plain training prompt."""
+    """verl validation rows (``split`` = test, ``data_source`` ``sparkle_{name}``) with the plain prompt."""
     out = []
     for index, row in enumerate(rows):
         answers = row["answer"]
         truth: str | list[str] = answers[0] if len(answers) == 1 else list(answers)
         out.append(
             rl_row(
-                name, plain_prompt(row["problem"]), truth, {"split": "test", "index": index, "id": row["id"]}
+                data_source_name(name),
+                plain_prompt(row["problem"]),
+                truth,
+                {"split": "test", "index": index, "id": row["id"]},
             )
         )
     return out
@@ -106,6 +109,6 @@ def write_benchmarks(
     written: list[Path] = []
     for name, rows in loaded.items():
         written.append(write_jsonl(rows, Path(out_dir) / f"{name}.jsonl"))
-        written += write_rl_files(benchmark_rl_rows(name, rows), out_dir, f"sparkle_{name}", jsonl=False)
+        written += write_rl_files(benchmark_rl_rows(name, rows), out_dir, data_source_name(name), jsonl=False)
         log.info("%s: %d problems", name, len(rows))
     return written

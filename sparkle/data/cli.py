@@ -1,8 +1,14 @@
-"""`sparkle data ...`: build the training, validation, benchmark and probe files (SPEC §2–§4)."""
+"""`sparkle data ...`: build the training, validation, benchmark and probe files (docs/data.md).
+
+Every subcommand takes ``--hdfs-dir`` (also spelled ``--hdfs_dir``, as in the original data scripts):
+the written files are then copied there with the ``hdfs`` command line.
+"""
 
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable, Iterable
+from pathlib import Path
 
 from sparkle.errors import SparkleError
 from sparkle.log import get_logger
@@ -27,22 +33,51 @@ def _source_pairs(values: list[str] | None) -> dict[str, str]:
     return pairs
 
 
-def _report(paths) -> int:
-    for path in paths:
-        print(path)
-    return 0
+def _with_hdfs(build: Callable[[argparse.Namespace], Iterable[Path]]) -> Callable[[argparse.Namespace], int]:
+    """Run ``build``, print the written paths, and copy them to ``--hdfs-dir`` when given.
+
+    Without the ``hdfs`` CLI the command fails before building anything.
+    """
+
+    def run(args: argparse.Namespace) -> int:
+        hdfs_dir = getattr(args, "hdfs_dir", None)
+        if hdfs_dir is not None:
+            from sparkle.data.hdfs import hdfs_executable
+
+            hdfs_executable()
+        paths = list(build(args))
+        for path in paths:
+            print(path)
+        if hdfs_dir is not None:
+            from sparkle.data.hdfs import copy_to_hdfs
+
+            for copied in copy_to_hdfs(paths, hdfs_dir):
+                print(copied)
+        return 0
+
+    return run
 
 
-def _stage_one(args: argparse.Namespace) -> int:
+def _add_hdfs_dir(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--hdfs-dir",
+        "--hdfs_dir",
+        dest="hdfs_dir",
+        default=None,
+        help="also copy the written files to this HDFS folder (needs the `hdfs` command line on PATH)",
+    )
+
+
+def _stage_one(args: argparse.Namespace) -> list[Path]:
     from sparkle.data.stage_one import build_stage_one
 
-    return _report(build_stage_one(args.out, args.source, args.val_source, split=args.split))
+    return build_stage_one(args.out, args.source, args.val_source, split=args.split)
 
 
-def _stage_two(args: argparse.Namespace) -> int:
+def _stage_two(args: argparse.Namespace) -> list[Path]:
     from sparkle.data.stage_two import build_stage_two
 
-    return _report(
+    return list(
         build_stage_two(
             args.out,
             variant=args.variant,
@@ -56,23 +91,23 @@ def _stage_two(args: argparse.Namespace) -> int:
     )
 
 
-def _benchmarks(args: argparse.Namespace) -> int:
+def _benchmarks(args: argparse.Namespace) -> list[Path]:
     from sparkle.data.benchmarks import write_benchmarks
 
     names = tuple(args.only) if args.only else BENCHMARKS
-    return _report(write_benchmarks(args.out, _source_pairs(args.source), names))
+    return write_benchmarks(args.out, _source_pairs(args.source), names)
 
 
-def _probes(args: argparse.Namespace) -> int:
+def _probes(args: argparse.Namespace) -> list[Path]:
     from sparkle.data.probes import write_preview
 
-    return _report(write_preview(args.out, args.source, args.config))
+    return list(write_preview(args.out, args.source, args.config))
 
 
-def _mine_hard(args: argparse.Namespace) -> int:
+def _mine_hard(args: argparse.Namespace) -> list[Path]:
     from sparkle.data.mining import mine_hard
 
-    return _report(
+    return list(
         mine_hard(
             args.samples,
             args.out,
@@ -90,7 +125,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     commands = data.add_subparsers(dest="data_command", metavar="SUBCOMMAND", required=True)
 
     p = commands.add_parser(
-        "stage-one", help="sparkle_dsr40k.parquet (+ .jsonl) and sparkle_aime2024.parquet"
+        "stage-one", help="sparkle_dsr40k.parquet and sparkle_aime2024.parquet (each + .jsonl)"
     )
     p.add_argument(
         "--source", default="dsr40k", help="dsr40k: Hub id or local file/folder (default: the Hub)"
@@ -98,7 +133,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--val-source", default=None, help="AIME 2024: Hub id or local file (default: the Hub)")
     p.add_argument("--split", default=None, help="split of --source (default: the dataset's own)")
     p.add_argument("--out", default="data", help="output folder (default: data)")
-    p.set_defaults(func=_stage_one)
+    _add_hdfs_dir(p)
+    p.set_defaults(func=_with_hdfs(_stage_one))
 
     p = commands.add_parser("stage-two", help="hardmath variants: aug (PSS), hard, mix")
     p.add_argument("--variant", choices=("aug", "hard", "mix"), default="aug")
@@ -113,7 +149,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=10000, help="shuffle / sampling seed (default 10000)")
     p.add_argument("--split", default=None, help="split of --source (default: the dataset's own)")
     p.add_argument("--out", default="data", help="output folder (default: data)")
-    p.set_defaults(func=_stage_two)
+    _add_hdfs_dir(p)
+    p.set_defaults(func=_with_hdfs(_stage_two))
 
     p = commands.add_parser(
         "benchmarks", help="{name}.jsonl and sparkle_{name}.parquet for the five benchmarks"
@@ -126,7 +163,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--only", action="append", choices=BENCHMARKS, help="build only these benchmarks")
     p.add_argument("--out", default="data", help="output folder (default: data)")
-    p.set_defaults(func=_benchmarks)
+    _add_hdfs_dir(p)
+    p.set_defaults(func=_with_hdfs(_benchmarks))
 
     p = commands.add_parser(
         "probes", help="sparkle_preview.jsonl and the grouped sparkle_preview_problems.jsonl"
@@ -136,7 +174,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--config", default=None, help="Hub config (all, aime24, amc23, math500, gsm8k, olympiadbench)"
     )
     p.add_argument("--out", default="data", help="output folder (default: data)")
-    p.set_defaults(func=_probes)
+    _add_hdfs_dir(p)
+    p.set_defaults(func=_with_hdfs(_probes))
 
     p = commands.add_parser("mine-hard", help="keep problems a model rarely solves (hardmath schema)")
     p.add_argument(
@@ -149,4 +188,5 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--min-samples", type=int, default=20, help="... out of at least N samples (default 20)")
     p.add_argument("--timeout", type=float, default=None, help="grading time limit per sample, seconds")
     p.add_argument("--solutions", default=None, help="fill `solution` from this training set (needed by aug)")
-    p.set_defaults(func=_mine_hard)
+    _add_hdfs_dir(p)
+    p.set_defaults(func=_with_hdfs(_mine_hard))

@@ -1,4 +1,4 @@
-"""Stage-1 data (SPEC §2, §6): dsr40k as verl RL rows, plus the AIME 2024 validation file."""
+"""Stage-1 data: dsr40k as verl RL rows, plus the AIME 2024 validation file (parquet and JSONL)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from sparkle.data.benchmarks import benchmark_rl_rows, load_benchmark
-from sparkle.data.rl import rl_row, write_rl_files
+from sparkle.data.rl import data_source_name, rl_row, write_rl_files
 from sparkle.data.sources import (
     ANSWER_KEYS,
     PROBLEM_KEYS,
@@ -23,7 +23,8 @@ from sparkle.prompts import plain_prompt
 
 log = get_logger(__name__)
 
-TRAIN_STEM = "sparkle_dsr40k"
+TRAIN_NAME = "dsr40k"
+TRAIN_STEM = data_source_name(TRAIN_NAME)  # sparkle_dsr40k: the file stem is the data_source
 VAL_NAME = "aime2024"
 
 
@@ -41,7 +42,7 @@ def training_problems(
 
 
 def stage_one_rows(
-    problems: list[tuple[str, str | list[str], dict]], data_source: str = "dsr40k"
+    problems: list[tuple[str, str | list[str], dict]], data_source: str = TRAIN_STEM
 ) -> list[dict[str, Any]]:
     """verl rows with the plain SPARKLE prompt; ``extra_info`` = {split: train, index}."""
     return [
@@ -56,9 +57,12 @@ def build_stage_one(
     val_source: str | os.PathLike[str] | None = None,
     split: str | None = None,
 ) -> list[Path]:
-    """Write ``sparkle_dsr40k.parquet`` + ``.jsonl`` and ``sparkle_aime2024.parquet`` into ``out_dir``."""
+    """Write ``sparkle_dsr40k.parquet`` + ``.jsonl`` and ``sparkle_aime2024.parquet`` + ``.jsonl`` into ``out_dir``.
+
+    The original also wrote the validation rows as ``sparkle_aime2024.jsonl`` beside the parquet.
+    """
     train = stage_one_rows(training_problems(source, split))
     val_rows = benchmark_rl_rows(VAL_NAME, load_benchmark(VAL_NAME, val_source))
     written = write_rl_files(train, out_dir, TRAIN_STEM)
-    written += write_rl_files(val_rows, out_dir, f"sparkle_{VAL_NAME}", jsonl=False)
+    written += write_rl_files(val_rows, out_dir, data_source_name(VAL_NAME))
     return written

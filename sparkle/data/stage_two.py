@@ -1,4 +1,4 @@
-"""Stage-2 data (SPEC §4): ``aug`` (partial-step scaffolding), ``hard`` and ``mix`` from hardmath.
+"""Stage-2 data: ``aug`` (partial-step scaffolding), ``hard`` and ``mix`` from hardmath.
 
 aug: per hardmath row a level-0 row (plain prompt) and one row per reasoning step i = 1..len(steps)
 whose prompt opens ``<think>`` with the first i steps; the whole set shuffled with seed 10000 (the
@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from sparkle.data.rl import rl_row, write_rl_files
+from sparkle.data.rl import data_source_name, rl_row, write_rl_files
 from sparkle.data.sources import (
     ANSWER_KEYS,
     PROBLEM_KEYS,
@@ -37,7 +37,7 @@ log = get_logger(__name__)
 AUG_VERSIONS = ("all", "first_half")
 VARIANTS = ("aug", "hard", "mix")
 SHUFFLE_SEED = 10000
-DATA_SOURCE = "hardmath"
+DATA_SOURCE = data_source_name("hardmath")  # sparkle_hardmath
 REASONING_KEYS = ("CoT", "solution")
 
 
@@ -68,7 +68,7 @@ def hard_problems(
 
 
 def reference_reasoning(record: dict[str, Any], place: str) -> str:
-    """``CoT`` when present and non-empty, else ``solution`` (SPEC §4)."""
+    """``CoT`` when present and non-empty, else ``solution``."""
     for key in REASONING_KEYS:
         value = record.get(key)
         if value is None:
@@ -162,7 +162,7 @@ def mix_rows(
             "total_thinking_levels": 0,
             "augmented": False,
         }
-        rows.append(rl_row(easy_source_name, plain_prompt(problem), answer, info))
+        rows.append(rl_row(data_source_name(easy_source_name), plain_prompt(problem), answer, info))
     return shuffled(rows, seed)
 
 
