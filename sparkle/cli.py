@@ -12,8 +12,9 @@ import importlib
 import sys
 
 from sparkle import __version__
-from sparkle.errors import SparkleError
-from sparkle.log import setup_logging
+from sparkle.errors import run_command
+from sparkle.io import check_outputs
+from sparkle.log import log_level, setup_logging
 
 # Modules that define commands, in the order `sparkle --help` lists them. Only working commands are listed.
 COMMAND_MODULES: tuple[str, ...] = (
@@ -34,11 +35,22 @@ def build_parser() -> argparse.ArgumentParser:
         description="SPARKLE: data, reward, GRPO configs, evaluation and probes for SparkleRL.",
     )
     parser.add_argument("--version", action="version", version=f"sparkle {__version__}")
-    parser.add_argument("--log-level", default=None, help="DEBUG, INFO (default), WARNING or ERROR")
+    parser.add_argument(
+        "--log-level", default=None, type=log_level, help="debug, info (default), warning or error (any case)"
+    )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for module in COMMAND_MODULES:
         importlib.import_module(module).register(subparsers)
     return parser
+
+
+def command_name(args: argparse.Namespace) -> str:
+    """``sparkle GROUP SUBCOMMAND`` for error prefixes (``sparkle data stage-one``)."""
+    parts = ["sparkle", args.command]
+    for key, value in vars(args).items():
+        if key.endswith("_command") and isinstance(value, str):
+            parts.append(value)
+    return " ".join(p for p in parts if p)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -48,14 +60,13 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
-    try:
-        return int(args.func(args) or 0)
-    except SparkleError as e:
-        print(f"sparkle {args.command}: error: {e}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print(f"sparkle {args.command}: interrupted", file=sys.stderr)
-        return 130
+    prog = command_name(args)
+
+    def body() -> int | None:
+        check_outputs(args)  # a bad output path fails before any work starts
+        return args.func(args)
+
+    return run_command(prog, body)
 
 
 if __name__ == "__main__":

@@ -149,4 +149,4 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--min-samples", type=int, default=20, help="... out of at least N samples (default 20)")
     p.add_argument("--timeout", type=float, default=None, help="grading time limit per sample, seconds")
     p.add_argument("--solutions", default=None, help="fill `solution` from this training set (needed by aug)")
-    p.set_defaults(func=_mine_hard)
+    p.set_defaults(func=_mine_hard, output_kinds={"out": "file"})

@@ -44,7 +44,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--compare", default=None, help="two policies, e.g. train,math_verify: audit disagreements"
     )
-    p.set_defaults(func=run)
+    p.set_defaults(func=run, output_kinds={"output": "file"})
 
 
 def _get(row: dict, path: str) -> Any:
