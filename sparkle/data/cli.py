@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from sparkle.argtypes import nonnegative_float, nonnegative_int, positive_float, positive_int
 from sparkle.errors import SparkleError
 from sparkle.log import get_logger
 from sparkle.registry import BENCHMARKS
@@ -101,14 +102,28 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_stage_one)
 
     p = commands.add_parser("stage-two", help="hardmath variants: aug (PSS), hard, mix")
-    p.add_argument("--variant", choices=("aug", "hard", "mix"), default="aug")
-    p.add_argument("--aug-version", choices=("all", "first_half"), default="all")
+    p.add_argument(
+        "--variant",
+        choices=("aug", "hard", "mix"),
+        default="aug",
+        help="aug: hard problems with partial solution steps (PSS) in the prompt; hard: hard problems with "
+        "plain prompts; mix: hard problems plus easier ones (see --mix-ratio); default aug",
+    )
+    p.add_argument(
+        "--aug-version",
+        choices=("all", "first_half"),
+        default="all",
+        help="aug: which PSS levels to keep, all or first_half (default all)",
+    )
     p.add_argument(
         "--source", default="hardmath", help="hardmath: Hub id or local file/folder (default: the Hub)"
     )
     p.add_argument("--easy-source", default="dsr40k", help="mix: where the easier problems come from")
     p.add_argument(
-        "--mix-ratio", type=float, default=1.0, help="mix: easy problems per hard problem (default 1)"
+        "--mix-ratio",
+        type=nonnegative_float,
+        default=1.0,
+        help="mix: easy problems per hard problem (default 1)",
     )
     p.add_argument("--seed", type=int, default=10000, help="shuffle / sampling seed (default 10000)")
     p.add_argument("--split", default=None, help="split of --source (default: the dataset's own)")
@@ -124,7 +139,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="NAME=PATH_OR_ID",
         help="where one benchmark comes from (repeatable; default: the Hub)",
     )
-    p.add_argument("--only", action="append", choices=BENCHMARKS, help="build only these benchmarks")
+    p.add_argument(
+        "--only",
+        action="append",
+        choices=BENCHMARKS,
+        help="build only these benchmarks (repeatable; default: all five)",
+    )
     p.add_argument("--out", default="data", help="output folder (default: data)")
     p.set_defaults(func=_benchmarks)
 
@@ -144,9 +164,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--out", default="data/hardmath_mined.jsonl", help="output .jsonl or .parquet file")
     p.add_argument(
-        "--max-correct", type=int, default=0, help="keep problems with at most K correct (default 0)"
+        "--max-correct",
+        type=nonnegative_int,
+        default=0,
+        help="keep problems with at most K correct (default 0)",
     )
-    p.add_argument("--min-samples", type=int, default=20, help="... out of at least N samples (default 20)")
-    p.add_argument("--timeout", type=float, default=None, help="grading time limit per sample, seconds")
+    p.add_argument(
+        "--min-samples", type=positive_int, default=20, help="... out of at least N samples (default 20)"
+    )
+    p.add_argument(
+        "--timeout",
+        type=positive_float,
+        default=None,
+        help="grading time limit per sample, seconds (default 5)",
+    )
     p.add_argument("--solutions", default=None, help="fill `solution` from this training set (needed by aug)")
     p.set_defaults(func=_mine_hard, output_kinds={"out": "file"})

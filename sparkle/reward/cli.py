@@ -16,6 +16,7 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from sparkle.argtypes import positive_float, positive_int
 from sparkle.errors import SparkleError, bad_input
 from sparkle.prompts import PSS_MARKER
 
@@ -53,9 +54,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--answer-field", default="ground_truth", help="field with the ground truth (str or list)")
     p.add_argument("--prompt-field", default="prompt", help="field with the prompt (PSS rows are told by it)")
     p.add_argument("--level-field", default="thinking_level", help="field with the PSS thinking level")
-    p.add_argument("--workers", type=int, default=1, help="scoring processes (default 1)")
+    p.add_argument("--workers", type=positive_int, default=1, help="scoring processes (default 1)")
     p.add_argument(
-        "--timeout", type=float, default=None, help="seconds per symbolic comparison, above 0 (default 5)"
+        "--timeout",
+        type=positive_float,
+        default=None,
+        help="seconds per symbolic comparison, above 0 (default 5)",
     )
     p.add_argument(
         "--compare",
