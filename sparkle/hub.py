@@ -108,7 +108,7 @@ def require_hub(repo_id: str, kind: str = "dataset") -> None:
         go_offline()
         return
     why = (
-        "HF_HUB_OFFLINE is set"
+        "the Hugging Face Hub is switched off (HF_HUB_OFFLINE or a similar variable is set)"
         if offline_by_setting()
         else f"the Hugging Face Hub ({endpoint()}) cannot be reached"
     )

@@ -234,3 +234,20 @@ def check_outputs(args: Any) -> None:
         value = getattr(args, attr, None)
         if isinstance(value, (str, os.PathLike)) and str(value):
             check_output_path(value, kinds.get(attr) or output_kind(value), option)
+
+
+@contextlib.contextmanager
+def sigint_deferred() -> Iterator[None]:
+    """Hold Ctrl-C (SIGINT) back for a short block, such as renaming several finished files into place;
+    a Ctrl-C pressed meanwhile takes effect when the block ends. Outside the main thread it does nothing."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "pthread_sigmask"):
+        yield
+        return
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
