@@ -99,7 +99,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--val-source", default=None, help="AIME 2024: Hub id or local file (default: the Hub)")
     p.add_argument("--split", default=None, help="split of --source (default: the dataset's own)")
     p.add_argument("--out", default="data", help="output folder (default: data)")
-    p.set_defaults(func=_stage_one)
+    p.set_defaults(func=_stage_one, output_kinds={"out": "dir"})
 
     p = commands.add_parser("stage-two", help="hardmath variants: aug (PSS), hard, mix")
     p.add_argument(
@@ -128,7 +128,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=10000, help="shuffle / sampling seed (default 10000)")
     p.add_argument("--split", default=None, help="split of --source (default: the dataset's own)")
     p.add_argument("--out", default="data", help="output folder (default: data)")
-    p.set_defaults(func=_stage_two)
+    p.set_defaults(func=_stage_two, output_kinds={"out": "dir"})
 
     p = commands.add_parser(
         "benchmarks", help="{name}.jsonl and sparkle_{name}.parquet for the five benchmarks"
@@ -146,7 +146,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="build only these benchmarks (repeatable; default: all five)",
     )
     p.add_argument("--out", default="data", help="output folder (default: data)")
-    p.set_defaults(func=_benchmarks)
+    p.set_defaults(func=_benchmarks, output_kinds={"out": "dir"})
 
     p = commands.add_parser(
         "probes", help="sparkle_preview.jsonl and the grouped sparkle_preview_problems.jsonl"
@@ -156,7 +156,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--config", default=None, help="Hub config (all, aime24, amc23, math500, gsm8k, olympiadbench)"
     )
     p.add_argument("--out", default="data", help="output folder (default: data)")
-    p.set_defaults(func=_probes)
+    p.set_defaults(func=_probes, output_kinds={"out": "dir"})
 
     p = commands.add_parser("mine-hard", help="keep problems a model rarely solves (hardmath schema)")
     p.add_argument(
