@@ -29,6 +29,52 @@ COMMAND_MODULES: tuple[str, ...] = (
 )
 
 
+class _PlainHelp:
+    """Help as plain text: reStructuredText quoting (double backquotes) dropped, and every option with a
+    default shows it (argparse's ArgumentDefaultsHelpFormatter, minus the options whose help already does)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = (action.help or "").replace("``", "")
+        if _has_default(action) and "default" not in text.lower() and "%(default)" not in text:
+            text = f"{text} (default: %(default)s)" if text else "default: %(default)s"
+        return text
+
+    def _format_text(self, text: str) -> str:
+        return super()._format_text(text.replace("``", ""))  # type: ignore[misc]
+
+
+def _has_default(action: argparse.Action) -> bool:
+    default = action.default
+    if (
+        not action.option_strings
+        or default is None
+        or default is argparse.SUPPRESS
+        or isinstance(default, bool)
+    ):
+        return False
+    return not (isinstance(default, (str, list, tuple)) and len(default) == 0)
+
+
+class PlainHelpFormatter(_PlainHelp, argparse.HelpFormatter):
+    pass
+
+
+class PlainRawDescriptionHelpFormatter(_PlainHelp, argparse.RawDescriptionHelpFormatter):
+    pass
+
+
+def _plain_help(parser: argparse.ArgumentParser) -> None:
+    """Give every parser of the tree the plain-text help formatter (keeping raw descriptions raw)."""
+    raw = issubclass(parser.formatter_class, argparse.RawDescriptionHelpFormatter)
+    parser.formatter_class = PlainRawDescriptionHelpFormatter if raw else PlainHelpFormatter
+    for action in parser._actions:
+        if action.help is None and _has_default(action):
+            action.help = "default: %(default)s"  # still lacks a description: at least show the default
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in set(action.choices.values()):
+                _plain_help(sub)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="sparkle",
@@ -41,6 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for module in COMMAND_MODULES:
         importlib.import_module(module).register(subparsers)
+    _plain_help(parser)
     return parser
 
 

@@ -399,3 +399,35 @@ def test_offline_detection(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> N
     hub.require_hub_or_local(str(tmp_path), "model")  # an existing local folder passes
     with pytest.raises(SparkleError, match="local model not found"):
         hub.require_hub_or_local(str(tmp_path / "missing"), "model")
+
+
+def _parsers(parser, name="sparkle"):
+    import argparse
+
+    yield name, parser
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub_name, sub in action.choices.items():
+                yield from _parsers(sub, f"{name} {sub_name}")
+
+
+def test_help_is_plain_text_and_shows_defaults() -> None:
+    """Every command's help renders, without reStructuredText quoting; options of score and data all
+    carry a description, and every option with a default shows it."""
+    import argparse
+
+    from sparkle.cli import build_parser
+
+    for name, parser in _parsers(build_parser()):
+        text = parser.format_help()
+        assert "``" not in text and "§" not in text, name
+        for action in parser._actions:
+            if not action.option_strings or isinstance(action, argparse._HelpAction):
+                continue
+            shown = parser._get_formatter()._get_help_string(action)
+            if action.default not in (None, False, True, [], "", argparse.SUPPRESS):
+                assert "default" in shown.lower(), f"{name} {action.option_strings[0]}"
+            if name.startswith(("sparkle score", "sparkle data")):
+                assert action.help and not action.help.startswith("default: %("), (
+                    f"{name} {action.option_strings[0]} has no description"
+                )

@@ -118,7 +118,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--source", default="hardmath", help="hardmath: Hub id or local file/folder (default: the Hub)"
     )
-    p.add_argument("--easy-source", default="dsr40k", help="mix: where the easier problems come from")
+    p.add_argument(
+        "--easy-source", default="dsr40k", help="mix: where the easier problems come from (default: dsr40k)"
+    )
     p.add_argument(
         "--mix-ratio",
         type=nonnegative_float,
@@ -162,7 +164,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "samples", nargs="+", help="lm-eval samples_*.jsonl or verl generation dumps (.parquet/.jsonl)"
     )
-    p.add_argument("--out", default="data/hardmath_mined.jsonl", help="output .jsonl or .parquet file")
+    p.add_argument(
+        "--out",
+        default="data/hardmath_mined.jsonl",
+        help="output .jsonl or .parquet file (default: data/hardmath_mined.jsonl)",
+    )
     p.add_argument(
         "--max-correct",
         type=nonnegative_int,

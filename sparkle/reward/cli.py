@@ -1,9 +1,10 @@
-"""``sparkle score``: batch scoring of JSONL files (or lm-eval ``samples_*.jsonl``) outside verl.
+"""`sparkle score`: batch scoring of JSONL files (or lm-eval samples_*.jsonl) outside verl.
 
-Writes every input row plus ``score``, ``acc``, ``format_ok``, ``extracted``, ``timed_out`` (lists when a
-row holds several responses, as lm-eval samples with repeats do), and prints a one-line JSON summary as
-the last line of stdout. ``--compare train,math_verify`` grades every response under two policies and
-reports where they disagree.
+Writes every input row plus score, acc, format_ok, extracted, timed_out and malformed (lists when a row
+holds several responses, as lm-eval samples with repeats do), and prints a one-line JSON summary as the
+last line of stdout. A response that is not a string, or a ground truth that is empty or not a string or
+number, is scored as wrong and counted as malformed (the reason is in the row's malformed field).
+--compare train,math_verify grades every response under two policies and reports where they disagree.
 """
 
 from __future__ import annotations
@@ -50,10 +51,26 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="how answers are compared: train (the training grader), eval (the benchmark grader) or "
         "math_verify; default train",
     )
-    p.add_argument("--response-field", default="response", help="field with the response (dots go deeper)")
-    p.add_argument("--answer-field", default="ground_truth", help="field with the ground truth (str or list)")
-    p.add_argument("--prompt-field", default="prompt", help="field with the prompt (PSS rows are told by it)")
-    p.add_argument("--level-field", default="thinking_level", help="field with the PSS thinking level")
+    p.add_argument(
+        "--response-field",
+        default="response",
+        help="field with the response (dots go deeper; default: response)",
+    )
+    p.add_argument(
+        "--answer-field",
+        default="ground_truth",
+        help="field with the ground truth, a string or a list (default: ground_truth)",
+    )
+    p.add_argument(
+        "--prompt-field",
+        default="prompt",
+        help="field with the prompt; PSS rows are told by it (default: prompt)",
+    )
+    p.add_argument(
+        "--level-field",
+        default="thinking_level",
+        help="field with the PSS thinking level (default: thinking_level)",
+    )
     p.add_argument("--workers", type=positive_int, default=1, help="scoring processes (default 1)")
     p.add_argument(
         "--timeout",
