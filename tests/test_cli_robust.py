@@ -431,3 +431,40 @@ def test_help_is_plain_text_and_shows_defaults() -> None:
                 assert action.help and not action.help.startswith("default: %("), (
                     f"{name} {action.option_strings[0]} has no description"
                 )
+
+
+def test_ctrl_c_stops_score_and_its_workers(tmp_path: Path) -> None:
+    """SIGINT to the parent alone, mid-scoring with worker processes: exit 130 with one line, no worker
+    traceback, no output, and no worker left running."""
+    rows = [
+        {"response": f"<think>x</think> \\boxed{{\\frac{{{i}}}{{{i + 1}}}}}", "ground_truth": f"{i}/{i + 2}"}
+        for i in range(20000)
+    ]
+    src, out = _jsonl(tmp_path / "in.jsonl", rows), tmp_path / "out.jsonl"
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "sparkle", "score", src, "-o", str(out), "--workers", "2"],
+        env=env,
+        stderr=subprocess.PIPE,
+        stdout=subprocess.DEVNULL,
+        text=True,
+    )
+    time.sleep(8)
+    children = [  # the scoring workers (multiprocessing's resource tracker ends on its own, later)
+        pid
+        for pid in subprocess.run(
+            ["pgrep", "-P", str(proc.pid)], capture_output=True, text=True
+        ).stdout.split()
+        if "spawn_main" in Path(f"/proc/{pid}/cmdline").read_text(errors="replace")
+    ]
+    proc.send_signal(signal.SIGINT)
+    err = proc.communicate(timeout=60)[1]
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err, err
+    assert err.strip().splitlines()[-1] == "sparkle score: interrupted"
+    assert not out.exists() and not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+    assert children, "no worker had started; the test did not exercise them"
+    for pid in children:  # the workers are gone (reaped by the parent before it exited)
+        assert (
+            not Path(f"/proc/{pid}").exists() or "zombie" in Path(f"/proc/{pid}/status").read_text().lower()
+        )
