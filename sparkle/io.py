@@ -19,6 +19,7 @@ from sparkle.errors import SparkleError
 def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; rename it onto ``path`` only if the block succeeds."""
     target = Path(path)
+    refuse_special_file(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     clean_stale_temporaries(target)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.{os.getpid()}-", suffix=".tmp", dir=target.parent)
@@ -156,6 +157,22 @@ OUTPUT_OPTIONS = {
 }
 
 
+def refuse_special_file(target: Path, option: str | None = None) -> None:
+    """Refuse to replace a device, pipe, socket or folder (renaming onto ``/dev/full`` would destroy it)."""
+    import stat
+
+    from sparkle.errors import bad_input
+
+    try:
+        mode = os.stat(target).st_mode
+    except OSError:
+        return
+    if not stat.S_ISREG(mode):
+        what = "a folder" if stat.S_ISDIR(mode) else "not a regular file (a device, pipe or socket)"
+        where = f"{option} {target}" if option else target
+        raise bad_input(where, f"is {what}, but a file is to be written there", "pass a regular file path")
+
+
 def check_output_path(path: str | os.PathLike[str], kind: str = "file", option: str = "output") -> Path:
     """Raise SparkleError unless ``path`` can be written as a ``kind`` ("file" or "dir"); creates nothing.
 
@@ -176,6 +193,8 @@ def check_output_path(path: str | os.PathLike[str], kind: str = "file", option: 
                 f"{option} {raw}", f"the name {part[:40]!r}... is too long to exist", "use a shorter name"
             )
     if target.exists():
+        if kind == "file" and not target.is_dir():
+            refuse_special_file(target, option)
         if kind == "file" and target.is_dir():
             raise bad_input(
                 f"{option} {raw}",

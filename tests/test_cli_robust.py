@@ -34,6 +34,11 @@ def _bytes(path: Path, data: bytes) -> str:
     return str(path)
 
 
+def _fifo(path: Path) -> str:
+    os.mkfifo(path)
+    return str(path)
+
+
 def _saved_dataset(path: Path, damaged: bool) -> str:
     import datasets
 
@@ -104,6 +109,12 @@ CASES: list[tuple[str, Callable[[Path], list[str]], int, str]] = [
         lambda d: ["score", _jsonl(d / "in.jsonl", [GOOD_ROW]), "-o", str(d / ("x" * 300 + ".jsonl"))],
         2,
         "is too long to exist",
+    ),
+    (
+        "score output is a pipe",
+        lambda d: ["score", _jsonl(d / "in.jsonl", [GOOD_ROW]), "-o", _fifo(d / "pipe.jsonl")],
+        2,
+        "is not a regular file (a device, pipe or socket)",
     ),
     (
         "data stage-one output is a file",
@@ -214,7 +225,7 @@ CASES: list[tuple[str, Callable[[Path], list[str]], int, str]] = [
 
 
 def _files(folder: Path) -> set[Path]:
-    return {p for p in folder.rglob("*") if p.is_file()}
+    return {p for p in folder.rglob("*") if not p.is_dir()}
 
 
 @pytest.mark.parametrize(("argv", "code", "fragment"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
