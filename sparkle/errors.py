@@ -51,6 +51,11 @@ def _path_of(exc: OSError) -> str:
     return os.fsdecode(exc.filename)
 
 
+def _where(exc: OSError) -> str:
+    path = _path_of(exc)
+    return f"{path}: " if path else ""
+
+
 def describe_environment_error(exc: BaseException) -> str | None:
     """One line for an input or environment problem that escaped as a library exception, else None.
 
@@ -66,13 +71,13 @@ def describe_environment_error(exc: BaseException) -> str | None:
             f"{exc.start}); convert it to UTF-8 (e.g. iconv -t UTF-8) or pass the right file"
         )
     if isinstance(exc, IsADirectoryError):
-        return f"{_path_of(exc)}: is a folder where a file is expected; pass a file path"
+        return f"{_where(exc)}is a folder where a file is expected; pass a file path"
     if isinstance(exc, NotADirectoryError):
-        return f"{_path_of(exc)}: part of this path is a file, not a folder; choose another path"
+        return f"{_where(exc)}part of this path is a file, not a folder; choose another path"
     if isinstance(exc, PermissionError):
-        return f"{_path_of(exc)}: permission denied; choose a path you can read/write or fix its permissions"
+        return f"{_where(exc)}permission denied; choose a path you can read/write or fix its permissions"
     if isinstance(exc, FileNotFoundError):
-        return f"{_path_of(exc)}: file or folder not found; check the path"
+        return f"{_where(exc)}file or folder not found; check the path"
     if isinstance(exc, OSError) and exc.errno in (
         errno.ENOSPC,
         errno.EROFS,
@@ -80,8 +85,7 @@ def describe_environment_error(exc: BaseException) -> str | None:
         errno.EDQUOT,
         errno.ELOOP,
     ):
-        where = _path_of(exc)
-        return f"{where + ': ' if where else ''}{exc.strerror or exc}; choose another path or free space"
+        return f"{_where(exc)}{exc.strerror or exc}; choose another path or free space"
     mod = type(exc).__module__ or ""
     if mod.startswith("yaml"):
         mark = getattr(exc, "problem_mark", None)

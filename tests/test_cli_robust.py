@@ -148,7 +148,7 @@ CASES: list[tuple[str, Callable[[Path], list[str]], int, str]] = [
         "data stage-one non-UTF-8 .json source",
         lambda d: ["data", "stage-one", "--source", _bytes(d / "t.json", b"[\xff]"), "--out", str(d / "out")],
         2,
-        "not UTF-8",
+        "t.json: not UTF-8 text",
     ),
     (
         "data stage-one damaged save_to_disk folder",
@@ -479,3 +479,41 @@ def test_ctrl_c_stops_score_and_its_workers(tmp_path: Path) -> None:
         assert (
             not Path(f"/proc/{pid}").exists() or "zombie" in Path(f"/proc/{pid}/status").read_text().lower()
         )
+
+
+@pytest.mark.parametrize(
+    ("exc", "fragment"),
+    [
+        (IsADirectoryError(21, "Is a directory", "/x/d"), "/x/d: is a folder where a file is expected"),
+        (NotADirectoryError(20, "Not a directory", "/x/f/a"), "/x/f/a: part of this path is a file"),
+        (PermissionError(13, "Permission denied", "/root/x"), "/root/x: permission denied"),
+        (FileNotFoundError(2, "No such file"), "file or folder not found"),
+        (OSError(28, "No space left on device", "/x/o"), "/x/o: No space left on device"),
+    ],
+)
+def test_environment_errors_become_one_line(exc: BaseException, fragment: str, capsys) -> None:
+    from sparkle.errors import run_command
+
+    def fail() -> int:
+        raise exc
+
+    assert run_command("sparkle x y", fail) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("sparkle x y: error: ") and fragment in err and err.count("\n") == 1
+
+
+def test_yaml_and_decode_errors_become_one_line(capsys) -> None:
+    import yaml
+
+    from sparkle.errors import run_command
+
+    def bad_yaml() -> int:
+        return yaml.safe_load("a: [1, 2\n")
+
+    def bad_bytes() -> int:
+        return len(b"ok \xff".decode("utf-8"))
+
+    assert run_command("sparkle train check", bad_yaml) == 2
+    assert "malformed YAML (line 2, column 1)" in capsys.readouterr().err
+    assert run_command("sparkle score", bad_bytes) == 2
+    assert "not UTF-8 text" in capsys.readouterr().err

@@ -95,7 +95,14 @@ def _load_local(path: Path, *, split: str | None, config: str | None) -> list[di
 
 
 def _load_json(path: Path, *, split: str | None) -> list[dict[str, Any]]:
-    text = path.read_text(encoding="utf-8")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as e:
+        raise bad_input(
+            path,
+            f"not UTF-8 text (byte {e.object[e.start : e.start + 1]!r} at offset {e.start})",
+            "convert it to UTF-8 (e.g. iconv -t UTF-8) or pass the right file",
+        ) from e
     try:
         data = json.loads(text)
     except json.JSONDecodeError as e:
