@@ -120,9 +120,21 @@ def require_hub(repo_id: str, kind: str = "dataset") -> None:
 
 
 def require_hub_or_local(name_or_path: str | os.PathLike[str], kind: str = "dataset") -> None:
-    """Pass a local path that exists; check a Hub id with ``require_hub``; refuse a missing local path."""
+    """Pass a local path that exists (for a model: a folder with config.json); check a Hub id with
+    ``require_hub``; refuse a missing local path."""
     text = os.path.expanduser(str(name_or_path))
     if os.path.exists(text):
+        if kind == "model":
+            if not os.path.isdir(text):
+                raise bad_input(
+                    text, "is a file, not a model folder", "pass the folder that holds config.json"
+                )
+            if not os.path.isfile(os.path.join(text, "config.json")):
+                raise bad_input(
+                    text,
+                    "no config.json in this model folder",
+                    "pass the folder that holds the model's config.json, weights and tokenizer",
+                )
         return
     looks_local = text.startswith(("/", ".", "~")) or text.endswith((".jsonl", ".json", ".parquet"))
     if looks_local or text.count("/") > 1 or not text.strip():
