@@ -407,7 +407,12 @@ def test_offline_detection(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> N
     (tmp_path / "hub" / "models--org--model" / "snapshots").mkdir(parents=True)
     hub.require_hub("org/model", "model")
     assert os.environ["HF_HUB_OFFLINE"] == "1"
-    hub.require_hub_or_local(str(tmp_path), "model")  # an existing local folder passes
+    model = tmp_path / "model"
+    model.mkdir()
+    with pytest.raises(SparkleError, match="no config.json in this model folder"):
+        hub.require_hub_or_local(str(model), "model")
+    (model / "config.json").write_text("{}")
+    hub.require_hub_or_local(str(model), "model")  # a local model folder passes
     with pytest.raises(SparkleError, match="local model not found"):
         hub.require_hub_or_local(str(tmp_path / "missing"), "model")
 
