@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 # The CPU build of torch that lies on disk; an unpinned torch pulls a multi-GB CUDA build.
 TORCH_CPU ?= torch==2.13.0
 
-.PHONY: install test lint format demo clean
+.PHONY: install test test-fast lint format demo clean
 
 install: $(VENV)/.installed
 
@@ -21,6 +21,10 @@ test: install
 	$(BIN)/python -m pip check
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q
+
+# The quick loop: every test except the ones that run a real engine (marked slow).
+test-fast: install
+	$(BIN)/python -m pytest -q -m "not slow"
 
 lint: install
 	$(BIN)/ruff check .

@@ -9,6 +9,21 @@ from rich.console import Console
 from rich.logging import RichHandler
 
 _CONFIGURED = False
+LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+def log_level(value: str) -> str:
+    """An argparse ``type``: a log level name in any case (``debug``, ``Info``), returned upper-case."""
+    import argparse
+
+    name = str(value).strip().upper()
+    if name == "WARN":
+        name = "WARNING"
+    if name not in LEVELS:
+        raise argparse.ArgumentTypeError(
+            f"unknown log level {value!r}; use one of {', '.join(LEVELS).lower()}"
+        )
+    return name
 
 
 def setup_logging(level: str | int | None = None) -> None:
@@ -17,6 +32,10 @@ def setup_logging(level: str | int | None = None) -> None:
     if _CONFIGURED:
         return
     level = level or os.environ.get("SPARKLE_LOG_LEVEL", "INFO")
+    if isinstance(level, str):
+        level = level.strip().upper()
+        if level not in LEVELS:
+            level = "INFO"
     handler = RichHandler(console=Console(stderr=True), show_path=False, rich_tracebacks=False, markup=False)
     logging.basicConfig(level=level, format="%(message)s", datefmt="[%X]", handlers=[handler])
     _CONFIGURED = True

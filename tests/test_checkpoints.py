@@ -309,6 +309,24 @@ def _damaged_shard(ckpt, tmp_path, small_model):
     return dst, {"base_model": str(ckpt.actor / "huggingface")}
 
 
+def _base_model_without_config(ckpt, tmp_path, small_model):
+    (tmp_path / "base").mkdir()
+    return _copy(ckpt, tmp_path, legacy=True), {"base_model": str(tmp_path / "base")}
+
+
+def _damaged_hf_config(ckpt, tmp_path, small_model):
+    dst = _copy(ckpt, tmp_path)
+    (dst / "actor" / "huggingface" / "config.json").write_text('{"architectures": [')
+    return dst, {}
+
+
+def _truncated_shard(ckpt, tmp_path, small_model):
+    dst = _copy(ckpt, tmp_path)
+    shard = dst / "actor" / "model_world_size_2_rank_1.pt"
+    shard.write_bytes(shard.read_bytes()[: shard.stat().st_size // 2])
+    return dst, {}
+
+
 def _unknown_dtype(ckpt, tmp_path, small_model):
     return ckpt.step, {"dtype": "int8"}
 
@@ -345,8 +363,11 @@ ERROR_CASES = [
     (
         "base model offline",
         _base_model_missing_offline,
-        r"cannot read a model config from 'no-such-org/no-such-model'",
+        r"model 'no-such-org/no-such-model': .* not in the local cache; pass a local model folder",
     ),
+    ("base model folder without config", _base_model_without_config, r"no config\.json in this model folder"),
+    ("damaged huggingface/config.json", _damaged_hf_config, r"huggingface/config\.json: not valid JSON"),
+    ("truncated shard", _truncated_shard, r"model_world_size_2_rank_1\.pt: not a readable torch checkpoint"),
     ("damaged shard", _damaged_shard, r"model_world_size_2_rank_1\.pt: not a readable torch checkpoint"),
     ("unknown dtype", _unknown_dtype, r"--dtype 'int8': use bf16, fp16 or fp32"),
 ]

@@ -240,5 +240,5 @@ def test_real_training_components(shared_data: Path, tmp_path: Path) -> None:
     assert len(rows) == sum(len(split_reasoning(r["solution"])) + 1 for r in records)
     assert sum(r["extra_info"]["thinking_level"] == 0 for r in rows) == 975
     math = shared_data / "deepscaler_train_components" / "deepscaler_train_math.json"
-    with pytest.raises(SparkleError, match=r"deepscaler_train_math.json, row 887: missing field 'answer'"):
+    with pytest.raises(SparkleError, match=r"deepscaler_train_math.json, row 887: field 'answer' is null"):
         build_stage_one(tmp_path / "m", math, shared_data / "aime2024" / "aime2024.normalized.jsonl")

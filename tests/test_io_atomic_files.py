@@ -97,7 +97,7 @@ def test_check_output_dir(tmp_path: Path):
     a_file.write_text("x", encoding="utf-8")
     with pytest.raises(SparkleError, match="is a file"):
         check_output_dir(a_file)
-    with pytest.raises(SparkleError, match="no folder can be made under it"):
+    with pytest.raises(SparkleError, match="nothing can be created under it"):
         check_output_dir(a_file / "sub")
     if os.geteuid() != 0:
         locked = tmp_path / "locked"

@@ -54,7 +54,8 @@ def test_score_writes_rows_in_order_and_a_summary(tmp_path: Path, capsys) -> Non
     assert [r["format_ok"] for r in rows] == [True, True, True, True, False]
     assert rows[3]["extracted"] == "0.5" and rows[0]["timed_out"] is False
     assert rows[2]["ground_truth"] == ["7", "seven"]  # input fields kept
-    assert set(summary) == {"n", "mean_score", "accuracy", "format_rate", "timeouts", "seconds"}
+    assert set(summary) == {"n", "mean_score", "accuracy", "format_rate", "timeouts", "malformed", "seconds"}
+    assert summary["malformed"] == 0 and all(r["malformed"] is None for r in rows)
     assert summary["n"] == 5 and summary["accuracy"] == pytest.approx(0.8) and summary["timeouts"] == 0
     assert summary["mean_score"] == pytest.approx(6 / 5) and summary["format_rate"] == pytest.approx(0.8)
 

@@ -290,7 +290,7 @@ def test_bad_rl_file_is_a_clear_error(tmp_path: Path, rows: list[dict], message:
         # a misspelled key
         (["actor_rollout_ref.actor.kl_loss_coeff=0.1"], "Did you mean actor_rollout_ref.actor.kl_loss_coef"),
         # a model without a tokenizer
-        (["actor_rollout_ref.model.path=/nowhere/model"], "cannot load its tokenizer"),
+        (["actor_rollout_ref.model.path=/nowhere/model"], "/nowhere/model: local model not found"),
     ],
 )
 def test_check_on_broken_inputs(
@@ -301,7 +301,7 @@ def test_check_on_broken_inputs(
     status = sparkle_main(["train", "check", "stage_one", *_overrides(stage_data, tiny_model_dir), *extra])
     err = capsys.readouterr().err
     assert status == 2
-    line = [x for x in err.splitlines() if x.startswith("sparkle train: error:")]
+    line = [x for x in err.splitlines() if x.startswith("sparkle train check: error:")]
     assert line and re.search(message, line[-1]), err[-1500:]
 
 

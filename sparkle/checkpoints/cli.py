@@ -7,7 +7,7 @@ import os
 import sys
 
 from sparkle.errors import SparkleError
-from sparkle.log import get_logger, setup_logging
+from sparkle.log import get_logger, log_level, setup_logging
 
 log = get_logger(__name__)
 
@@ -184,14 +184,16 @@ def fsdp2hf_main(argv: list[str] | None = None) -> int:
         description="Convert a verl FSDP checkpoint to a Hugging Face model (same as sparkle convert).",
     )
     add_convert_arguments(parser)
-    parser.add_argument("--log-level", default=None, help="DEBUG, INFO (default), WARNING or ERROR")
+    parser.add_argument(
+        "--log-level", default=None, type=log_level, help="debug, info (default), warning or error (any case)"
+    )
     args = parser.parse_args(argv)
     setup_logging(args.log_level)
-    try:
+    from sparkle.errors import run_command
+    from sparkle.io import check_outputs
+
+    def body() -> int:
+        check_outputs(args)
         return run_convert(args)
-    except SparkleError as e:
-        print(f"fsdp2hf.py: error: {e}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("fsdp2hf.py: interrupted", file=sys.stderr)
-        return 130
+
+    return run_command("fsdp2hf.py", body)

@@ -34,7 +34,7 @@ from sparkle.checkpoints.consolidate import (
 )
 from sparkle.checkpoints.hub import upload_model, upload_token
 from sparkle.checkpoints.layout import CheckpointLayout, find_checkpoint
-from sparkle.errors import SparkleError
+from sparkle.errors import SparkleError, bad_input
 from sparkle.log import get_logger
 
 if TYPE_CHECKING:
@@ -81,12 +81,57 @@ def torch_dtype(name: str) -> torch.dtype:
     return getattr(torch, DTYPES[key])
 
 
+def check_shard_file(path: Path) -> None:
+    """Refuse a shard whose zip directory cannot be read (a truncated or partly copied file), naming it."""
+    import zipfile
+
+    try:
+        with open(path, "rb") as f:
+            if f.read(2) != b"PK":  # not torch's zip format (a legacy pickle): the loader checks it
+                return
+        with zipfile.ZipFile(path) as archive:
+            archive.namelist()
+    except (zipfile.BadZipFile, OSError, EOFError) as e:
+        raise bad_input(
+            path,
+            f"not a readable torch checkpoint ({e}); the file is damaged or incomplete (truncated copy?)",
+            "copy it again from the training machine or use another global_step",
+        ) from e
+
+
 def _load_config(source: str) -> Any:
     from transformers import AutoConfig
 
+    folder = Path(os.path.expanduser(source))
+    if folder.is_dir():
+        config_file = folder / "config.json"
+        if not config_file.is_file():
+            raise bad_input(
+                folder,
+                "no config.json in this model folder",
+                "pass the folder that holds the model's config.json (a Hugging Face model folder)",
+            )
+        try:
+            json.loads(config_file.read_text(encoding="utf-8"))
+        except (ValueError, UnicodeDecodeError) as e:
+            raise bad_input(
+                config_file,
+                f"not valid JSON ({e})",
+                "the file is damaged: restore it from the model the run started from (its config.json)",
+            ) from e
+    elif not folder.exists() and not source.startswith(("/", ".", "~")):
+        from sparkle.hub import require_hub
+
+        require_hub(source, "model")
     try:
         return AutoConfig.from_pretrained(source)
     except (OSError, ValueError) as e:
+        if folder.is_dir():
+            raise bad_input(
+                folder / "config.json",
+                f"not a usable model config ({e.__class__.__name__}: {str(e).strip().splitlines()[0][:200]})",
+                "restore it from the model the run started from",
+            ) from e
         raise SparkleError(
             f"cannot read a model config from {source!r} ({e.__class__.__name__}); pass a local model folder, "
             "or fetch the model first (`sparkle download base` for Qwen2.5-Math-7B)"
@@ -220,6 +265,8 @@ def _run_verl_merger(layout: CheckpointLayout, staging: Path) -> None:
         target_dir=str(staging),
         hf_model_config_path=str(layout.hf_dir),
     )
+    for path in layout.shard_paths:  # name a truncated shard before verl fails on "the folder"
+        check_shard_file(path)
     try:
         with contextlib.redirect_stdout(sys.stderr), quiet_device_mesh_warning():
             merger = FSDPModelMerger(config)

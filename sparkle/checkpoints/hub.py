@@ -86,14 +86,20 @@ def download(
         RevisionNotFoundError,
     )
 
+    from sparkle.hub import go_offline, hub_reachable, offline_by_setting
+
     repo = resolve_download(name, repo_type)
+    # No network: ask once (about a second) and read only the cache, instead of retrying for minutes.
+    unreachable = not offline_by_setting() and not hub_reachable()
+    if unreachable:
+        go_offline()
     target = Path(out) if out is not None else None
     where = str(target) if target else "the Hugging Face cache"
     log.info("downloading %s (%s %s) into %s", name, repo.repo_type, repo.repo_id, where)
     try:
         path = snapshot_download(repo.repo_id, repo_type=repo.repo_type, revision=revision, local_dir=target)
     except (LocalEntryNotFoundError, OfflineModeIsEnabled) as e:
-        if hub_offline():
+        if hub_offline() and not unreachable:
             reason = "HF_HUB_OFFLINE is set and it is not in the local cache"
             fix = "unset HF_HUB_OFFLINE (or set it to 0) on a machine with network access"
         else:

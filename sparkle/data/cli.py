@@ -10,6 +10,7 @@ import argparse
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
+from sparkle.argtypes import nonnegative_float, nonnegative_int, positive_float, positive_int
 from sparkle.errors import SparkleError
 from sparkle.log import get_logger
 from sparkle.registry import BENCHMARKS
@@ -134,23 +135,39 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--split", default=None, help="split of --source (default: the dataset's own)")
     p.add_argument("--out", default="data", help="output folder (default: data)")
     _add_hdfs_dir(p)
-    p.set_defaults(func=_with_hdfs(_stage_one))
+    p.set_defaults(func=_with_hdfs(_stage_one), output_kinds={"out": "dir"})
 
     p = commands.add_parser("stage-two", help="hardmath variants: aug (PSS), hard, mix")
-    p.add_argument("--variant", choices=("aug", "hard", "mix"), default="aug")
-    p.add_argument("--aug-version", choices=("all", "first_half"), default="all")
+    p.add_argument(
+        "--variant",
+        choices=("aug", "hard", "mix"),
+        default="aug",
+        help="aug: hard problems with partial solution steps (PSS) in the prompt; hard: hard problems with "
+        "plain prompts; mix: hard problems plus easier ones (see --mix-ratio); default aug",
+    )
+    p.add_argument(
+        "--aug-version",
+        choices=("all", "first_half"),
+        default="all",
+        help="aug: which PSS levels to keep, all or first_half (default all)",
+    )
     p.add_argument(
         "--source", default="hardmath", help="hardmath: Hub id or local file/folder (default: the Hub)"
     )
-    p.add_argument("--easy-source", default="dsr40k", help="mix: where the easier problems come from")
     p.add_argument(
-        "--mix-ratio", type=float, default=1.0, help="mix: easy problems per hard problem (default 1)"
+        "--easy-source", default="dsr40k", help="mix: where the easier problems come from (default: dsr40k)"
+    )
+    p.add_argument(
+        "--mix-ratio",
+        type=nonnegative_float,
+        default=1.0,
+        help="mix: easy problems per hard problem (default 1)",
     )
     p.add_argument("--seed", type=int, default=10000, help="shuffle / sampling seed (default 10000)")
     p.add_argument("--split", default=None, help="split of --source (default: the dataset's own)")
     p.add_argument("--out", default="data", help="output folder (default: data)")
     _add_hdfs_dir(p)
-    p.set_defaults(func=_with_hdfs(_stage_two))
+    p.set_defaults(func=_with_hdfs(_stage_two), output_kinds={"out": "dir"})
 
     p = commands.add_parser(
         "benchmarks", help="{name}.jsonl and sparkle_{name}.parquet for the five benchmarks"
@@ -161,10 +178,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="NAME=PATH_OR_ID",
         help="where one benchmark comes from (repeatable; default: the Hub)",
     )
-    p.add_argument("--only", action="append", choices=BENCHMARKS, help="build only these benchmarks")
+    p.add_argument(
+        "--only",
+        action="append",
+        choices=BENCHMARKS,
+        help="build only these benchmarks (repeatable; default: all five)",
+    )
     p.add_argument("--out", default="data", help="output folder (default: data)")
     _add_hdfs_dir(p)
-    p.set_defaults(func=_with_hdfs(_benchmarks))
+    p.set_defaults(func=_with_hdfs(_benchmarks), output_kinds={"out": "dir"})
 
     p = commands.add_parser(
         "probes", help="sparkle_preview.jsonl and the grouped sparkle_preview_problems.jsonl"
@@ -175,18 +197,32 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--out", default="data", help="output folder (default: data)")
     _add_hdfs_dir(p)
-    p.set_defaults(func=_with_hdfs(_probes))
+    p.set_defaults(func=_with_hdfs(_probes), output_kinds={"out": "dir"})
 
     p = commands.add_parser("mine-hard", help="keep problems a model rarely solves (hardmath schema)")
     p.add_argument(
         "samples", nargs="+", help="lm-eval samples_*.jsonl or verl generation dumps (.parquet/.jsonl)"
     )
-    p.add_argument("--out", default="data/hardmath_mined.jsonl", help="output .jsonl or .parquet file")
     p.add_argument(
-        "--max-correct", type=int, default=0, help="keep problems with at most K correct (default 0)"
+        "--out",
+        default="data/hardmath_mined.jsonl",
+        help="output .jsonl or .parquet file (default: data/hardmath_mined.jsonl)",
     )
-    p.add_argument("--min-samples", type=int, default=20, help="... out of at least N samples (default 20)")
-    p.add_argument("--timeout", type=float, default=None, help="grading time limit per sample, seconds")
+    p.add_argument(
+        "--max-correct",
+        type=nonnegative_int,
+        default=0,
+        help="keep problems with at most K correct (default 0)",
+    )
+    p.add_argument(
+        "--min-samples", type=positive_int, default=20, help="... out of at least N samples (default 20)"
+    )
+    p.add_argument(
+        "--timeout",
+        type=positive_float,
+        default=None,
+        help="grading time limit per sample, seconds (default 5)",
+    )
     p.add_argument("--solutions", default=None, help="fill `solution` from this training set (needed by aug)")
     _add_hdfs_dir(p)
-    p.set_defaults(func=_with_hdfs(_mine_hard))
+    p.set_defaults(func=_with_hdfs(_mine_hard), output_kinds={"out": "file"})

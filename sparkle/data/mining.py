@@ -20,7 +20,7 @@ from typing import Any
 
 from sparkle.data.rl import write_jsonl, write_parquet
 from sparkle.data.sources import ANSWER_KEYS, PROBLEM_KEYS, get_answer, get_text, load_records, where
-from sparkle.errors import SparkleError
+from sparkle.errors import SparkleError, bad_input
 from sparkle.log import get_logger
 from sparkle.progress import track
 from sparkle.samples import gold_field, sample_responses
@@ -147,6 +147,13 @@ def mine(
                     "n_correct": correct,
                 }
             )
+    if tallies and too_few == len(tallies):
+        most = max(len(t.responses) for t in tallies)
+        raise bad_input(
+            f"--min-samples {min_samples}",
+            f"no problem has that many samples in the files (the most any problem has is {most})",
+            f"lower --min-samples to {most} or less, or pass more sample files",
+        )
     log.info(
         "%d problems sampled; %d with fewer than %d samples skipped; %d kept (<= %d correct)",
         len(tallies),

@@ -7,13 +7,14 @@ file the ground truths are all strings, or, when any row has several acceptable 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from sparkle.io import atomic_path
+from sparkle.io import atomic_path, signals_deferred
 from sparkle.log import get_logger
 
 log = get_logger(__name__)
@@ -57,35 +58,50 @@ def unify_ground_truths(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
-def write_parquet(rows: Sequence[dict[str, Any]], path: str | os.PathLike[str]) -> Path:
-    """Write rows to a parquet file atomically (same rows → same bytes)."""
+def _parquet_to(rows: Sequence[dict[str, Any]], tmp: Path) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    table = pa.Table.from_pylist(list(rows))
+    pq.write_table(pa.Table.from_pylist(list(rows)), tmp)
+
+
+def _jsonl_to(rows: Sequence[dict[str, Any]], tmp: Path) -> None:
+    # default=str: source fields kept verbatim may hold dates or other non-JSON values.
+    text = "".join(json.dumps(row, ensure_ascii=False, default=str) + "\n" for row in rows)
+    tmp.write_text(text, encoding="utf-8")
+
+
+def write_parquet(rows: Sequence[dict[str, Any]], path: str | os.PathLike[str]) -> Path:
+    """Write rows to a parquet file atomically (same rows → same bytes)."""
     with atomic_path(path) as tmp:
-        pq.write_table(table, tmp)
+        _parquet_to(rows, tmp)
     return Path(path)
 
 
 def write_jsonl(rows: Sequence[dict[str, Any]], path: str | os.PathLike[str]) -> Path:
     """Write rows as JSON lines atomically, in one buffer (fast for tens of thousands of rows)."""
-    # default=str: source fields kept verbatim may hold dates or other non-JSON values.
-    text = "".join(json.dumps(row, ensure_ascii=False, default=str) + "\n" for row in rows)
     with atomic_path(path) as tmp:
-        tmp.write_text(text, encoding="utf-8")
+        _jsonl_to(rows, tmp)
     return Path(path)
 
 
 def write_rl_files(
     rows: list[dict[str, Any]], out_dir: str | os.PathLike[str], stem: str, jsonl: bool = True
 ) -> list[Path]:
-    """``{stem}.parquet`` (and ``{stem}.jsonl``) in ``out_dir``; returns the written paths."""
+    """``{stem}.parquet`` (and ``{stem}.jsonl``) in ``out_dir``; returns the written paths.
+
+    Both files are written to temporaries first and renamed together with Ctrl-C held back, so an
+    interrupted run leaves either the old pair or the new pair, never one of each.
+    """
     rows = unify_ground_truths(rows)
     out = Path(out_dir)
-    written = [write_parquet(rows, out / f"{stem}.parquet")]
-    if jsonl:
-        written.append(write_jsonl(rows, out / f"{stem}.jsonl"))
+    written = [out / f"{stem}.parquet"] + ([out / f"{stem}.jsonl"] if jsonl else [])
+    writers = [_parquet_to, _jsonl_to]
+    with contextlib.ExitStack() as stack:
+        for path, writer in zip(written, writers, strict=False):
+            writer(rows, stack.enter_context(atomic_path(path)))
+        with signals_deferred():
+            stack.close()  # the renames
     for path in written:
         log.info("wrote %s (%d rows)", path, len(rows))
     return written

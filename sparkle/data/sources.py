@@ -15,7 +15,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from sparkle.errors import SparkleError
+from sparkle.errors import SparkleError, bad_input
 from sparkle.io import read_jsonl
 from sparkle.log import get_logger
 from sparkle.registry import DATASETS
@@ -54,6 +54,9 @@ def load_records(
 
 
 def _load_hub(repo_id: str, *, split: str, config: str | None) -> list[dict[str, Any]]:
+    from sparkle.hub import require_hub
+
+    require_hub(repo_id, "dataset")  # fails in about a second without network, instead of retrying
     import datasets
 
     log.info("loading %s (config %s, split %s) from the Hugging Face Hub", repo_id, config, split)
@@ -92,7 +95,14 @@ def _load_local(path: Path, *, split: str | None, config: str | None) -> list[di
 
 
 def _load_json(path: Path, *, split: str | None) -> list[dict[str, Any]]:
-    text = path.read_text(encoding="utf-8")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as e:
+        raise bad_input(
+            path,
+            f"not UTF-8 text (byte {e.object[e.start : e.start + 1]!r} at offset {e.start})",
+            "convert it to UTF-8 (e.g. iconv -t UTF-8) or pass the right file",
+        ) from e
     try:
         data = json.loads(text)
     except json.JSONDecodeError as e:
@@ -122,18 +132,46 @@ def _load_folder(path: Path, *, split: str | None, config: str | None) -> list[d
     import datasets
 
     if (path / "dataset_dict.json").is_file() or (path / "state.json").is_file():
-        loaded = datasets.load_from_disk(str(path))
-        if isinstance(loaded, datasets.DatasetDict):
-            names = list(loaded)
-            if split is None and len(names) == 1:
-                split = names[0]
-            if split not in loaded:
-                raise SparkleError(f"{path}: saved dataset has splits {names}; choose one with --split")
-            loaded = loaded[split]
-        return loaded.to_list()
+        try:
+            loaded = datasets.load_from_disk(str(path))
+            if isinstance(loaded, datasets.DatasetDict):
+                names = list(loaded)
+                if split is None and len(names) == 1:
+                    split = names[0]
+                if split not in loaded:
+                    shown = "none chosen" if split is None else f"{split!r} is not one of them"
+                    raise bad_input(
+                        path,
+                        f"saved dataset has splits {', '.join(names)} ({shown})",
+                        "choose one with --split",
+                    )
+                loaded = loaded[split]
+            return loaded.to_list()
+        except SparkleError:
+            raise
+        except (
+            Exception
+        ) as e:  # damaged or partial save_to_disk folder: bad JSON, missing/truncated arrow files
+            raise bad_input(
+                path,
+                f"damaged dataset folder ({type(e).__name__}: {str(e).strip().splitlines()[0][:200] if str(e).strip() else ''})",
+                "save it again with datasets.save_to_disk, or pass a .jsonl/.json/.parquet file",
+            ) from e
     try:
         dataset = datasets.load_dataset(str(path), config, split=split or "train")
-    except Exception as e:  # no data files, unknown split, unreadable files
+    except ValueError as e:
+        if "Unknown split" in str(e) or "Bad split" in str(e):
+            raise bad_input(
+                path,
+                f"no split {split or 'train'!r} ({str(e).strip().splitlines()[0][:200]})",
+                "choose one with --split",
+            ) from e
+        raise bad_input(
+            path,
+            f"not a dataset folder (ValueError: {str(e).strip()[:200]})",
+            "pass a data file or a folder written by datasets.save_to_disk",
+        ) from e
+    except Exception as e:  # no data files, unreadable files
         raise SparkleError(
             f"{path}: not a dataset folder ({type(e).__name__}: {str(e).strip()[:200]}); pass a data file "
             "or a folder written by datasets.save_to_disk"
@@ -144,6 +182,19 @@ def _load_folder(path: Path, *, split: str | None, config: str | None) -> list[d
 def where(source: str | os.PathLike[str], index: int) -> str:
     """How errors name a row: the source and the 1-based row number."""
     return f"{source}, row {index + 1}"
+
+
+def _missing(row: dict[str, Any], keys: Sequence[str], place: str) -> SparkleError:
+    """The error for a row without a usable ``keys`` field: null when present as null, else missing."""
+    for key in keys:
+        if key in row:  # present, so it is null (callers only get here when every key is absent or null)
+            return bad_input(place, f"field {key!r} is null", "give it a value or remove that row")
+    names = " or ".join(repr(k) for k in keys)
+    return bad_input(
+        place,
+        f"missing field {names} (row has {sorted(row)[:12]})",
+        "fix or remove that row (or rename the field)",
+    )
 
 
 def get_text(row: dict[str, Any], keys: Sequence[str], place: str) -> str:
@@ -158,8 +209,7 @@ def get_text(row: dict[str, Any], keys: Sequence[str], place: str) -> str:
             if not value.strip():
                 raise SparkleError(f"{place}: field {key!r} is empty; fix or remove that row")
             return value
-    names = " or ".join(repr(k) for k in keys)
-    raise SparkleError(f"{place}: missing field {names} (row has {sorted(row)[:12]}); fix or remove that row")
+    raise _missing(row, keys, place)
 
 
 def answer_text(value: Any, place: str, key: str = "answer") -> str:
@@ -196,8 +246,7 @@ def get_answer(row: dict[str, Any], keys: Sequence[str], place: str) -> str | li
     for key in keys:
         if key in row and row[key] is not None:
             return normalize_answer(row[key], place, key)
-    names = " or ".join(repr(k) for k in keys)
-    raise SparkleError(f"{place}: missing field {names} (row has {sorted(row)[:12]}); fix or remove that row")
+    raise _missing(row, keys, place)
 
 
 def as_list(answer: str | list[str]) -> list[str]:

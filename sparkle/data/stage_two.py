@@ -9,6 +9,8 @@ are also hard excluded), shuffled with the seed.
 
 from __future__ import annotations
 
+import math
+
 import os
 from pathlib import Path
 from typing import Any
@@ -139,7 +141,7 @@ def mix_rows(
     easy_source_name: str = "dsr40k",
 ) -> list[dict[str, Any]]:
     """Hard rows plus ``round(ratio * len(hard))`` easier problems sampled with ``seed``, shuffled."""
-    if ratio < 0:
+    if not math.isfinite(ratio) or ratio < 0:
         raise SparkleError(f"--mix-ratio must be >= 0, got {ratio}")
     hard_texts = {p["problem"].strip() for p in problems}
     pool = [(problem, answer) for problem, answer, _ in easy if problem.strip() not in hard_texts]

@@ -1,21 +1,24 @@
-"""``sparkle score``: batch scoring of JSONL files (or lm-eval ``samples_*.jsonl``) outside verl.
+"""`sparkle score`: batch scoring of JSONL files (or lm-eval samples_*.jsonl) outside verl.
 
-Writes every input row plus ``score``, ``acc``, ``format_ok``, ``extracted``, ``timed_out`` (lists when a
-row holds several responses, as lm-eval samples with repeats do), and prints a one-line JSON summary as
-the last line of stdout. ``--compare train,math_verify`` grades every response under two policies and
-reports where they disagree.
+Writes every input row plus score, acc, format_ok, extracted, timed_out and malformed (lists when a row
+holds several responses, as lm-eval samples with repeats do), and prints a one-line JSON summary as the
+last line of stdout. A response that is not a string, or a ground truth that is empty or not a string or
+number, is scored as wrong and counted as malformed (the reason is in the row's malformed field).
+--compare train,math_verify grades every response under two policies and reports where they disagree.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from sparkle.errors import SparkleError
+from sparkle.argtypes import positive_float, positive_int
+from sparkle.errors import SparkleError, bad_input
 from sparkle.prompts import PSS_MARKER
 from sparkle.samples import sample_answers, sample_responses
 
@@ -34,18 +37,54 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("input", help="JSONL file: one response per row, or an lm-eval samples_*.jsonl file")
     p.add_argument("--output", "-o", required=True, help="output JSONL (input rows + scores, input order)")
-    p.add_argument("--reward-type", default="spk_h", choices=REWARD_TYPES)
-    p.add_argument("--policy", default="train", choices=POLICIES)
-    p.add_argument("--response-field", default="response", help="field with the response (dots go deeper)")
-    p.add_argument("--answer-field", default="ground_truth", help="field with the ground truth (str or list)")
-    p.add_argument("--prompt-field", default="prompt", help="field with the prompt (PSS rows are told by it)")
-    p.add_argument("--level-field", default="thinking_level", help="field with the PSS thinking level")
-    p.add_argument("--workers", type=int, default=1, help="scoring processes (default 1)")
-    p.add_argument("--timeout", type=float, default=None, help="seconds per symbolic comparison (default 5)")
     p.add_argument(
-        "--compare", default=None, help="two policies, e.g. train,math_verify: audit disagreements"
+        "--reward-type",
+        default="spk_h",
+        choices=REWARD_TYPES,
+        help="reward to compute: spk_h (hard format check, the training reward), spk_h_aug (same, with the "
+        "augmented-prompt format check), spk_s (soft), spk_g (granular) or val (accuracy only); "
+        "default spk_h",
     )
-    p.set_defaults(func=run)
+    p.add_argument(
+        "--policy",
+        default="train",
+        choices=POLICIES,
+        help="how answers are compared: train (the training grader), eval (the benchmark grader) or "
+        "math_verify; default train",
+    )
+    p.add_argument(
+        "--response-field",
+        default="response",
+        help="field with the response (dots go deeper; default: response)",
+    )
+    p.add_argument(
+        "--answer-field",
+        default="ground_truth",
+        help="field with the ground truth, a string or a list (default: ground_truth)",
+    )
+    p.add_argument(
+        "--prompt-field",
+        default="prompt",
+        help="field with the prompt; PSS rows are told by it (default: prompt)",
+    )
+    p.add_argument(
+        "--level-field",
+        default="thinking_level",
+        help="field with the PSS thinking level (default: thinking_level)",
+    )
+    p.add_argument("--workers", type=positive_int, default=1, help="scoring processes (default 1)")
+    p.add_argument(
+        "--timeout",
+        type=positive_float,
+        default=None,
+        help="seconds per symbolic comparison, above 0 (default 5)",
+    )
+    p.add_argument(
+        "--compare",
+        default=None,
+        help="two policies, e.g. train,math_verify: audit disagreements (default: off)",
+    )
+    p.set_defaults(func=run, output_kinds={"output": "file"})
 
 
 def _get(row: dict, path: str) -> Any:
@@ -65,6 +104,21 @@ def _prompt_text(prompt: Any) -> str:
             if isinstance(msg, dict) and msg.get("role") == "user":
                 return str(msg.get("content", ""))
     return ""
+
+
+def malformed_reason(response: Any, truth: Any) -> str | None:
+    """Why a (response, ground truth) pair cannot be graded right (it is scored as wrong), or None."""
+    if not isinstance(response, str):
+        return f"response is {type(response).__name__}, not a string"
+    answers = truth if isinstance(truth, list) else [truth]
+    if not answers:
+        return "ground truth is an empty list"
+    for answer in answers:
+        if isinstance(answer, bool) or not isinstance(answer, (str, int, float)):
+            return f"ground truth is {type(answer).__name__}, not a string or number"
+        if isinstance(answer, str) and not answer.strip():
+            return "ground truth is empty"
+    return None
 
 
 def _row_jobs(
@@ -106,7 +160,7 @@ def _row_jobs(
     if PSS_MARKER in _prompt_text(_get(row, args.prompt_field)):
         level = max(level, 1)
     multi = lm_eval or isinstance(_get(row, args.response_field), list)
-    return [str(r) for r in responses], truth, level, multi
+    return list(responses), truth, level, multi
 
 
 def _score_chunk(
@@ -116,7 +170,7 @@ def _score_chunk(
 
     out = []
     for response, truth, level in jobs:
-        res: dict[str, Any] = {}
+        res: dict[str, Any] = {"malformed": malformed_reason(response, truth)}
         for i, policy in enumerate(policies):
             s = score_response(response, truth, reward_type, policy, thinking_level=level, timeout=timeout)
             if i == 0:
@@ -132,13 +186,37 @@ def _score_chunk(
     return out
 
 
+def _ignore_sigint() -> None:
+    """Pool initializer: Ctrl-C is the parent's to handle (the workers would each print a traceback)."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _stop_pool(ex: ProcessPoolExecutor) -> None:
+    """Cancel what is queued and end the worker processes at once (no waiting for running chunks)."""
+    processes = list((getattr(ex, "_processes", None) or {}).values())
+    ex.shutdown(wait=False, cancel_futures=True)
+    for proc in processes:
+        if proc.is_alive():
+            proc.terminate()
+    for proc in processes:
+        proc.join(timeout=1)
+
+
 def run(args: argparse.Namespace) -> int:
     from sparkle.io import read_jsonl, write_jsonl_atomic
     from sparkle.progress import track
     from sparkle.reward.grading import POLICIES
 
     path = Path(args.input)
+    if args.timeout is not None and not (math.isfinite(args.timeout) and args.timeout > 0):
+        raise bad_input(
+            f"--timeout {args.timeout}", "must be a positive number of seconds", "pass e.g. --timeout 5"
+        )
     rows = read_jsonl(path)
+    if not rows:
+        raise bad_input(path, "no rows (empty file)", "check the path, or write the responses first")
     policies = [args.policy]
     if args.compare:
         policies = [p.strip() for p in args.compare.split(",") if p.strip()]
@@ -165,12 +243,17 @@ def run(args: argparse.Namespace) -> int:
         import multiprocessing
 
         ctx = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(max_workers=args.workers, mp_context=ctx) as ex:
+        ex = ProcessPoolExecutor(max_workers=args.workers, mp_context=ctx, initializer=_ignore_sigint)
+        try:
             futures = [ex.submit(_score_chunk, c, args.reward_type, policies, args.timeout) for c in chunks]
             for fut in track(futures, "scoring", total=len(futures)):
                 results.extend(fut.result())
+        except BaseException:  # Ctrl-C or a failure: stop the workers now instead of finishing the queue
+            _stop_pool(ex)
+            raise
+        ex.shutdown(wait=True)
     seconds = time.perf_counter() - start
-    keys = ["score", "acc", "format_ok", "extracted", "timed_out"] + (
+    keys = ["score", "acc", "format_ok", "extracted", "timed_out", "malformed"] + (
         [f"acc_{p}" for p in policies] if args.compare else []
     )
     per_row: list[dict[str, list]] = [{k: [] for k in keys} for _ in rows]
@@ -191,6 +274,7 @@ def run(args: argparse.Namespace) -> int:
         "accuracy": round(sum(r["acc"] for r in results) / n, 6) if n else 0.0,
         "format_rate": round(sum(r["format_ok"] for r in results) / n, 6) if n else 0.0,
         "timeouts": sum(int(r["timed_out"]) for r in results),
+        "malformed": sum(1 for r in results if r["malformed"]),
         "seconds": round(seconds, 3),
     }
     if args.compare:
@@ -204,4 +288,14 @@ def run(args: argparse.Namespace) -> int:
             f"only_{b}": only_b,
         }
     print(json.dumps(summary))
+    bad = [(owner, r["malformed"]) for owner, r in zip(owners, results, strict=True) if r["malformed"]]
+    if bad:
+        import sys
+
+        line, reason = bad[0]
+        print(
+            f"sparkle score: warning: {len(bad)} of {n} responses were scored as wrong because their input is "
+            f"malformed (first: {path}, line {line + 1}: {reason}); see the 'malformed' field of each row",
+            file=sys.stderr,
+        )
     return 0

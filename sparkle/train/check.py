@@ -172,6 +172,9 @@ def load_tokenizer(model_path: str):
     """The tokenizer verl would build from ``actor_rollout_ref.model.path``."""
     from verl.utils import hf_tokenizer
 
+    from sparkle.hub import require_hub_or_local
+
+    require_hub_or_local(model_path, "model")  # a folder without config.json, or no Hub: one clear line
     try:
         return hf_tokenizer(model_path)
     except Exception as e:

@@ -17,7 +17,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from sparkle.errors import SparkleError
+from sparkle.errors import SparkleError, bad_input
 
 # Stage configs shipped in configs/ (name -> what it trains).
 STAGES: dict[str, str] = {
@@ -97,6 +97,11 @@ def compose_config(config: str | os.PathLike[str], overrides: list[str] | None =
 
     config_path = resolve_config_path(config)
     overrides = list(overrides or [])
+    for override in overrides:  # checked first: Hydra's own error would be matched to another override
+        if "=" not in override and not override.startswith("~"):
+            raise bad_input(
+                f"override {override!r}", "has no '='", "write KEY=VALUE, e.g. trainer.total_epochs=3"
+            )
     try:
         return _compose_raw(config_path, overrides)
     except HydraException as e:

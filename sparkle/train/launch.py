@@ -388,11 +388,9 @@ def main(argv: list[str] | None = None) -> int:
     setup_logging(None)
     parser = build_parser()
     args = parser.parse_intermixed_args(argv)
-    try:
-        return launch(args)
-    except SparkleError as e:
-        print(f"{parser.prog}: error: {e}", file=sys.stderr)
-        return 2
+    from sparkle.errors import run_command
+
+    return run_command(parser.prog, lambda: launch(args))
 
 
 if __name__ == "__main__":
