@@ -190,6 +190,12 @@ CASES: list[tuple[str, Callable[[Path], list[str]], int, str]] = [
         "not in the local cache; pass a local copy with --source PATH",
     ),
     (
+        "eval run offline with a Hub id",
+        lambda d: ["eval", "run", "--model", "someorg/not-cached", "--out", str(d / "out")],
+        2,
+        "not in the local cache; pass a local model folder",
+    ),
+    (
         "data benchmarks offline",
         lambda d: ["data", "benchmarks", "--only", "gsm8k", "--out", str(d / "out")],
         2,

@@ -146,8 +146,8 @@ def upload_token() -> str:
         token = get_token() or ""
     if not token:
         raise SparkleError(
-            "cannot upload: no Hugging Face token; export HF_TOKEN=<a write token> (it is read from the "
-            "environment only, never from the command line)"
+            "cannot upload: no Hugging Face token; export HF_TOKEN=<a write token> (preferred), or pass "
+            "--hf_token, which is moved into HF_TOKEN and kept off the process's command line"
         )
     return token
 

@@ -128,6 +128,9 @@ def is_local_model(model: str) -> bool:
 def check_model(model: str) -> str:
     """The model as lm-eval should get it: a local folder (absolute, must hold config.json) or a Hub id."""
     if not is_local_model(model):
+        from sparkle.hub import require_hub
+
+        require_hub(model, "model")  # offline and not cached: one line now, not lm-eval's retries later
         return model
     path = Path(model).expanduser()
     if not path.is_dir():
