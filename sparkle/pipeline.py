@@ -24,6 +24,7 @@ from sparkle.errors import SparkleError
 from sparkle.io import write_json_atomic
 from sparkle.log import get_logger
 from sparkle.registry import BASE_MODEL, BENCHMARKS
+from sparkle.train.launch import ATTN_CHOICES
 
 log = get_logger(__name__)
 
@@ -89,6 +90,8 @@ def build_steps(args: argparse.Namespace) -> list[Step]:
     stage1_ckpt, stage2_ckpt = out / "checkpoints" / "stage_one", out / "checkpoints" / f"stage_two_{variant}"
     stage1_model, stage2_model = models / "stage1", models / f"stage2-{variant}"
     cluster = ["--nnodes", str(args.nnodes), "--gpus-per-node", str(args.gpus_per_node)]
+    if args.attn:
+        cluster += ["--attn", args.attn]
     val_file = f"data.val_files={data / 'sparkle_aime2024.parquet'}"
 
     def opt(flag: str, key: str) -> list[str]:
@@ -262,8 +265,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default=None,
         help="local inputs instead of the Hub (layout as `sparkle demo`)",
     )
-    p.add_argument("--nnodes", type=int, default=1)
-    p.add_argument("--gpus-per-node", type=int, default=8)
+    p.add_argument("--nnodes", type=int, default=1, help="nodes of the Ray cluster for training (default 1)")
+    p.add_argument("--gpus-per-node", type=int, default=8, help="GPUs per node for training (default 8)")
+    p.add_argument(
+        "--attn",
+        choices=ATTN_CHOICES,
+        default=None,
+        help="attention of verl's actor in both stages: flash_attention_2 (verl's default; needs flash-attn) "
+        "or sdpa (no flash-attn; slower). Default: verl's, and training stops early when flash-attn is missing",
+    )
     p.add_argument(
         "--backend", default="vllm", choices=("vllm", "hf"), help="lm-eval backend for evaluation/probes"
     )

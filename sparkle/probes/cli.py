@@ -79,9 +79,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default=0.95,
         help="confidence level of the intervals, strictly between 0 and 1 (default 0.95)",
     )
-    report.add_argument("--seed", type=int, default=0)
+    report.add_argument("--seed", type=int, default=0, help="seed of the bootstrap resampling (default 0)")
     report.add_argument("--model-name", default=None, help="override the model name read from the outputs")
-    report.add_argument("--no-figures", action="store_true")
+    report.add_argument("--no-figures", action="store_true", help="write the tables only, no PNG figures")
     report.set_defaults(func=_report)
 
     tasks = sub.add_parser("tasks", help="write the probe lm-eval task folder (e.g. with other repeats)")
