@@ -32,7 +32,17 @@ def test_dry_run_prints_the_whole_plan_and_writes_nothing(tmp_path, capsys):
 
 
 def test_attention_fallback_reaches_both_training_stages(tmp_path, capsys):
-    argv = ["pipeline", "--out", str(tmp_path), "--only", "stage_one", "stage_two", "--attn", "sdpa", "--dry-run"]
+    argv = [
+        "pipeline",
+        "--out",
+        str(tmp_path),
+        "--only",
+        "stage_one",
+        "stage_two",
+        "--attn",
+        "sdpa",
+        "--dry-run",
+    ]
     assert main(argv) == 0
     training = [line for line in _commands(capsys) if "scripts/train/stage_" in line]
     assert len(training) == 2 and all("--attn sdpa" in line for line in training)
