@@ -1,4 +1,4 @@
-"""Speed of the data builders (issue 4 targets): stage one on 40,000 rows <= 20 s and stage-two aug on
+"""Speed of the data builders (targets): stage one on 40,000 rows <= 20 s and stage-two aug on
 6,500 rows <= 10 s, end to end (read the input file, validate, build, write parquet + jsonl).
 
 Inputs are built by repeating real rows from ../shared/data. Each measurement is printed with its ratio

@@ -1,4 +1,4 @@
-"""The paper's published numbers (SPEC §8), for reports that put a run next to them. Percentages."""
+"""The paper's published numbers (docs/reference.md, "The paper's numbers"), for reports that put a run next to them. Percentages."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Every prompt string of the paper (SPEC §3), in one place. They are part of the experimental setting."""
+"""Every prompt string of the paper (docs/reference.md, "Prompts"), in one place. They are part of the experimental setting."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Names of everything SPARKLE publishes on the Hugging Face Hub (SPEC §2): one table, imported everywhere."""
+"""Names of everything SPARKLE publishes on the Hugging Face Hub (docs/reference.md, "Datasets"): one table, imported everywhere."""
 
 from __future__ import annotations
 

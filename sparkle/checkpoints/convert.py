@@ -1,6 +1,6 @@
 """FSDP checkpoint -> Hugging Face model: merge, write atomically, load back and check, optionally upload.
 
-Two layouts (SPEC §6):
+Two layouts:
 
 - today's verl (``fsdp_config.json`` + ``huggingface/`` beside the shards): verl's own
   ``verl.model_merger`` does the merge (it writes bf16); config and tokenizer come from ``huggingface/``;

@@ -1,4 +1,4 @@
-"""Find and check the files of a verl FSDP checkpoint (SPEC §6) before anything is loaded.
+"""Find and check the files of a verl FSDP checkpoint before anything is loaded.
 
 verl writes ``{default_local_dir}/global_step_N/actor/`` with one ``model_world_size_W_rank_R.pt`` per
 rank. Today's verl adds ``fsdp_config.json`` (``{"FSDP_version", "world_size"}``) and ``huggingface/``

@@ -1,4 +1,4 @@
-"""Training and evaluation data (SPEC §2–§4): sources, stage one, stage two, benchmarks, probes, mining.
+"""Training and evaluation data (docs/data.md): sources, stage one, stage two, benchmarks, probes, mining.
 
 The contract other parts of the project code against: ``load_records``, ``load_benchmark``,
 ``load_preview``, ``group_preview`` and ``split_reasoning``.

@@ -1,4 +1,4 @@
-"""Hard-problem mining (how hardmath was made, SPEC §6): keep the problems a model rarely solves.
+"""Hard-problem mining (how hardmath was made, docs/reference.md, "Stage-2 data"): keep the problems a model rarely solves.
 
 Inputs are sampled generations: lm-eval ``samples_*.jsonl`` files (``doc`` + ``resps``) or verl
 generation dumps (``.parquet`` / ``.jsonl`` rows with ``responses`` next to the RL columns). Samples of

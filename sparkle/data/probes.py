@@ -1,4 +1,4 @@
-"""``sparkle_preview``: the benchmarks re-annotated for the probes (SPEC §2, §7).
+"""``sparkle_preview``: the benchmarks re-annotated for the probes (docs/probes.md).
 
 The Hub rows are one per subproblem; ``group_preview`` folds them into one dict per problem with its
 planning skeleton, knowledge, difficulty, domains and the subproblem chain in ``subproblem_sequence``

@@ -232,7 +232,7 @@ def answer_text(value: Any, place: str, key: str = "answer") -> str:
 
 
 def normalize_answer(value: Any, place: str, key: str = "answer") -> str | list[str]:
-    """A single answer as a string; several acceptable answers as a list of strings (SPEC §2)."""
+    """A single answer as a string; several acceptable answers as a list of strings (docs/reference.md, "Datasets")."""
     if isinstance(value, (list, tuple)):
         if not value:
             raise SparkleError(f"{place}: field {key!r} is an empty list; give at least one answer")
