@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from sparkle.errors import SparkleError
+from sparkle.paths import repo_root
 
 # Stage configs shipped in configs/ (name -> what it trains).
 STAGES: dict[str, str] = {
@@ -31,7 +32,7 @@ STAGES: dict[str, str] = {
 
 def configs_dir() -> Path:
     """The repository's ``configs/`` folder (the package is installed editable from the checkout)."""
-    return Path(__file__).resolve().parents[2] / "configs"
+    return repo_root() / "configs"
 
 
 def resolve_config_path(config: str | os.PathLike[str]) -> Path:

@@ -1,7 +1,7 @@
 """Build and run the verl launch command of a SPARKLE stage (what ``scripts/train/*.sh`` call).
 
-The shell scripts only name their hyperparameters and pass them here as Hydra overrides, followed by the
-user's arguments. This module picks the model (``--model``, an environment variable such as
+The shell scripts name no hyperparameter (those live in the stage YAMLs): they pass the config, the model
+and the cluster size, followed by the user's arguments. This module picks the model (``--model``, an environment variable such as
 ``PATH_TO_STAGE_ONE_MODEL``, or the config's own), makes data and checkpoint paths absolute (Ray workers do
 not share the driver's working directory), turns on wandb when it is configured, composes and validates the
 config with verl before anything starts, and then either prints the composed config and the exact command
@@ -40,6 +40,7 @@ from sparkle.train.compose import (
     to_yaml,
     validate,
 )
+from sparkle.train.tracker import latest_step
 
 log = get_logger(__name__)
 
@@ -127,15 +128,6 @@ def wandb_configured() -> bool:
         return False
 
 
-def latest_checkpoint(checkpoint_dir: Path) -> int | None:
-    """The step verl will resume from (its ``latest_checkpointed_iteration.txt``), if any."""
-    marker = checkpoint_dir / "latest_checkpointed_iteration.txt"
-    try:
-        return int(marker.read_text().strip())
-    except (OSError, ValueError):
-        return None
-
-
 def hydra_value(text: str) -> str:
     """A string as a Hydra override value: quoted when it holds characters Hydra's grammar would parse."""
     if PLAIN_VALUE.match(text):
@@ -216,7 +208,7 @@ def plan_launch(
         experiment=experiment,
         log_path=Path(log_dir).resolve() / f"{experiment}_{stamp}.log",
         checkpoint_dir=checkpoint_dir,
-        resume_step=latest_checkpoint(checkpoint_dir),
+        resume_step=latest_step(checkpoint_dir),
         missing_files=tuple(missing_data_files(cfg)),
     )
 
