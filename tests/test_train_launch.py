@@ -392,19 +392,22 @@ def test_launch_runs_the_command_and_tees_it(
     assert status == 0
     out = capsys.readouterr().out
     assert "trainer got" in out
-    job = json.loads(out.split("ray job: ", 1)[1].splitlines()[0])
+    (job_line,) = [line for line in out.splitlines() if line.startswith("ray job: ")]
+    job = json.loads(job_line.removeprefix("ray job: "))
     assert job["runtime_env"]["env_vars"]["SPARKLE_REWARD_TIMEOUT"] == "7"
     assert job["runtime_env"]["env_vars"]["WANDB_API_KEY"] == "not-in-the-log-line"
     (log_file,) = (tmp_path / "logs").glob("sparkle_smoke_*.log")
-    lines = log_file.read_text().splitlines()
-    command = shlex.split(lines[0][2:])
+    text = log_file.read_text()
+    assert text.startswith("$ ")  # the log opens with the exact command
+    (command_line,) = [line for line in text.splitlines() if line.startswith("$ ")]
+    command = shlex.split(command_line.removeprefix("$ "))
     assert command[:4] == [
         str(stand_in),
         "-m",
         "verl.trainer.main_ppo",
         f"--config-path={Path(__file__).resolve().parents[1] / 'configs'}",
     ]
-    assert lines[1] == f"trainer got {len(command) - 1} arguments: verl.trainer.main_ppo"
-    assert "not-in-the-log-line" not in lines[0]
+    assert f"\ntrainer got {len(command) - 1} arguments: verl.trainer.main_ppo\n" in text
+    assert "not-in-the-log-line" not in command_line
     assert "+actor_rollout_ref.model.override_config.attn_implementation=sdpa" in command
     assert "actor_rollout_ref.model.use_remove_padding=false" in command
