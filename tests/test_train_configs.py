@@ -247,7 +247,7 @@ def test_merge_overrides_keeps_the_last_value_per_key(groups, expected) -> None:
 SCRIPT_VARIABLES = {"MODEL_PATH", "NNODES", "GPUS_PER_NODE", "repo_root"}
 SCRIPT_OVERRIDES = {"trainer.nnodes", "trainer.n_gpus_per_node"}
 SCRIPT_ASSIGNMENT = re.compile(r"^(\w+)=", re.M)
-SCRIPT_DEFAULT = re.compile(r"^(\w+)=\$\{\1:-([^}]*)\}$", re.M)
+SCRIPT_DEFAULT = re.compile(r"^(\w+)=\$\{\1:-([^}]*)\}(?:\s+#.*)?$", re.M)
 HYDRA_OVERRIDE = re.compile(r"(?:^|\s)\+{0,2}~?([a-z_][\w.]*\.[\w.]+)=")
 
 

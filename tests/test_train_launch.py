@@ -411,3 +411,18 @@ def test_launch_runs_the_command_and_tees_it(
     assert "not-in-the-log-line" not in command_line
     assert "+actor_rollout_ref.model.override_config.attn_implementation=sdpa" in command
     assert "actor_rollout_ref.model.use_remove_padding=false" in command
+
+
+@pytest.mark.parametrize(
+    ("content", "step"),
+    [(None, None), ("12\n", 12), ("  7 ", 7), ("", None), ("global_step_3", None)],
+)
+def test_checkpoint_tracker(tmp_path: Path, content: str | None, step: int | None) -> None:
+    """verl's latest_checkpointed_iteration.txt: the step a rerun resumes from; absent or garbled is None."""
+    from sparkle.train.tracker import TRACKER_FILE, latest_step, step_folder, tracker_path
+
+    assert tracker_path(tmp_path) == tmp_path / TRACKER_FILE == tmp_path / "latest_checkpointed_iteration.txt"
+    if content is not None:
+        (tmp_path / TRACKER_FILE).write_text(content)
+    assert latest_step(tmp_path) == step
+    assert step_folder(tmp_path, 5) == tmp_path / "global_step_5"
