@@ -140,3 +140,42 @@ def test_probe_prompt_bad_input_is_a_sparkle_error(condition, row, family, messa
 
     with pytest.raises(SparkleError, match=message):
         probe_prompt(condition, row, family)
+
+
+def test_repository_and_shared_folders(repo_root, tmp_path, monkeypatch):
+    from sparkle.paths import repo_root as package_repo_root
+    from sparkle.paths import shared_dir
+
+    assert package_repo_root() == repo_root and (repo_root / "configs" / "stage_one.yaml").is_file()
+    monkeypatch.delenv("SPARKLE_SHARED_DIR", raising=False)
+    assert shared_dir() == repo_root.parent / "shared"
+    monkeypatch.setenv("SPARKLE_SHARED_DIR", str(tmp_path))
+    assert shared_dir() == tmp_path
+
+
+@pytest.mark.parametrize(
+    ("text", "hub"),
+    [
+        ("Qwen/Qwen2.5-Math-7B", True),
+        ("sparkle-reasoning/SparkleRL-7B-Stage1", True),
+        ("models/stage1_hf", True),  # the id's shape, and no such folder here
+        ("./models/stage1_hf", False),
+        ("/abs/model", False),
+        ("~/model/x", False),
+        ("not-a-hub-id", False),
+        ("a/b/c", False),
+        ("org/na me", False),
+    ],
+)
+def test_is_hub_id(text, hub):
+    from sparkle.paths import is_hub_id
+
+    assert is_hub_id(text) is hub
+
+
+def test_an_existing_folder_is_not_a_hub_id(tmp_path, monkeypatch):
+    from sparkle.paths import is_hub_id
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "org" / "name").mkdir(parents=True)
+    assert not is_hub_id("org/name")

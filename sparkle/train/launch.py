@@ -30,6 +30,7 @@ from pathlib import Path
 
 from sparkle.errors import SparkleError
 from sparkle.log import get_logger
+from sparkle.paths import is_hub_id
 from sparkle.train.budget import SDPA_OVERRIDES, attention_problem
 from sparkle.train.compose import (
     compose_config,
@@ -44,7 +45,6 @@ from sparkle.train.tracker import latest_step
 
 log = get_logger(__name__)
 
-HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 PLAIN_VALUE = re.compile(r"^[\w/.:+-]+$")
 RAY_CLUSTER_FILE = Path("/tmp/ray/ray_current_cluster")
 # Ray applies the runtime environment in this variable to the job the driver's ray.init() starts (the
@@ -106,7 +106,7 @@ def resolve_model(model: str | None, env_var: str | None, local_only: bool) -> s
                 "with `sparkle convert` first"
             )
         return str(path.resolve())
-    if local_only or not HUB_ID.match(model) or model.startswith((".", "~")):
+    if local_only or not is_hub_id(model):
         raise SparkleError(f"{source}={model}: the path does not exist")
     return model
 
