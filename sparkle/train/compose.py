@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 from sparkle.errors import SparkleError
-from sparkle.paths import repo_root
 
 # Stage configs shipped in configs/ (name -> what it trains).
 STAGES: dict[str, str] = {
@@ -32,6 +31,8 @@ STAGES: dict[str, str] = {
 
 def configs_dir() -> Path:
     """The repository's ``configs/`` folder (the package is installed editable from the checkout)."""
+    from sparkle.paths import repo_root
+
     return repo_root() / "configs"
 
 
