@@ -1,8 +1,11 @@
-"""Every prompt string of the paper (docs/reference.md, "Prompts"), in one place. They are part of the experimental setting."""
+"""Every prompt string of the paper, in one place (docs/reference.md lists them). They are part of the
+experimental setting: a changed character changes what the models are asked."""
 
 from __future__ import annotations
 
 from typing import Literal
+
+from sparkle.errors import SparkleError
 
 INSTRUCTION = (
     "A conversation between User and Assistant. The user asks a math question, and the Assistant solves it "
@@ -67,14 +70,36 @@ def subproblem_prompt(augmented_problem: str, family: Family = "sparkle") -> str
     return plain_prompt(augmented_problem, family)
 
 
+# The fields of a ``sparkle_preview``-style row each probe condition reads, in prompt order.
+PROBE_FIELDS: dict[str, tuple[str, ...]] = {
+    "vanilla": ("problem",),
+    "plan": ("problem", "planning"),
+    "knowledge": ("problem", "knowledge"),
+    "subproblem": ("augmented_problem",),
+}
+_PROBE_BUILDERS = {
+    "vanilla": plain_prompt,
+    "plan": plan_prompt,
+    "knowledge": knowledge_prompt,
+    "subproblem": subproblem_prompt,
+}
+
+
 def probe_prompt(condition: Condition, row: dict, family: Family = "sparkle") -> str:
-    """The prompt of one probe condition for a ``sparkle_preview``-style row."""
-    if condition == "vanilla":
-        return plain_prompt(row["problem"], family)
-    if condition == "plan":
-        return plan_prompt(row["problem"], row["planning"], family)
-    if condition == "knowledge":
-        return knowledge_prompt(row["problem"], row["knowledge"], family)
-    if condition == "subproblem":
-        return subproblem_prompt(row["augmented_problem"], family)
-    raise ValueError(f"unknown probe condition {condition!r}; expected one of {', '.join(CONDITIONS)}")
+    """The prompt of one probe condition for a ``sparkle_preview``-style row.
+
+    An unknown condition or family, or a row without a field the condition needs, is a SparkleError that
+    names the valid choices or the missing field.
+    """
+    if condition not in PROBE_FIELDS:
+        raise SparkleError(f"unknown probe condition {condition!r}: use one of {', '.join(CONDITIONS)}")
+    if family not in FAMILIES:
+        raise SparkleError(f"unknown prompt family {family!r}: use one of {', '.join(FAMILIES)}")
+    fields = PROBE_FIELDS[condition]
+    missing = [name for name in fields if not isinstance(row.get(name), str)]
+    if missing:
+        raise SparkleError(
+            f"probe condition {condition!r} needs the row's {', '.join(missing)} text (a string); the row has "
+            f"keys {', '.join(sorted(row)) or 'none'}: use a sparkle_preview row"
+        )
+    return _PROBE_BUILDERS[condition](*(row[name] for name in fields), family)

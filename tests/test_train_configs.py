@@ -1,6 +1,7 @@
 """The stage configs: composed by Hydra on the installed verl's ``ppo_trainer``, accepted by verl's own
-``validate_config``, and equal to the paper's values one by one; the shell scripts name the same values; verl's
-``main_ppo --cfg job`` composes the launch command the scripts build; the ``verl/`` folder stays a boundary."""
+``validate_config``, and equal to the paper's values one by one; the shell scripts name no hyperparameter, yet
+what they launch resolves to the paper's values; verl's ``main_ppo --cfg job`` composes the launch command the
+scripts build; the ``verl/`` folder stays a boundary."""
 
 from __future__ import annotations
 
@@ -242,29 +243,82 @@ def test_merge_overrides_keeps_the_last_value_per_key(groups, expected) -> None:
     assert merge_overrides(*groups) == expected
 
 
-SCRIPT_VAR = re.compile(r"^([a-z_]+)=([^\s$]+)$", re.M)
-SCRIPT_OVERRIDE = re.compile(r'^\s+([\w.]+)="\$(\w+)"', re.M)
+# What a launch script may name: the model, the cluster size, where it lives. Anything else is a
+# hyperparameter, whose one home is the stage's YAML.
+SCRIPT_VARIABLES = {"MODEL_PATH", "NNODES", "GPUS_PER_NODE", "repo_root"}
+SCRIPT_OVERRIDES = {"trainer.nnodes", "trainer.n_gpus_per_node"}
+SCRIPT_ASSIGNMENT = re.compile(r"^(\w+)=", re.M)
+SCRIPT_DEFAULT = re.compile(r"^(\w+)=\$\{\1:-([^}]*)\}(?:\s+#.*)?$", re.M)
+HYDRA_OVERRIDE = re.compile(r"(?:^|\s)\+{0,2}~?([a-z_][\w.]*\.[\w.]+)=")
+
+
+def _script_code(repo_root: Path, stage: str) -> str:
+    """The script without its comments."""
+    text = (repo_root / "scripts" / "train" / f"{stage}.sh").read_text()
+    return "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("#"))
+
+
+@pytest.mark.parametrize("stage", [*STAGES, "smoke"])
+def test_scripts_name_no_hyperparameter(stage: str, repo_root: Path, tiny_model_dir: Path) -> None:
+    """A launch script holds paths, the cluster size and the user's overrides; its defaults are the config's."""
+    code = _script_code(repo_root, stage)
+    assert f'"$repo_root/configs/{stage}.yaml"' in code
+    assert set(SCRIPT_ASSIGNMENT.findall(code)) <= SCRIPT_VARIABLES
+    assert set(HYDRA_OVERRIDE.findall(code)) == SCRIPT_OVERRIDES
+    assert code.rstrip().endswith('"$@"')  # the user's overrides come last and win
+    defaults = dict(SCRIPT_DEFAULT.findall(code))
+    assert set(defaults) == {"MODEL_PATH", "NNODES", "GPUS_PER_NODE"}
+    cfg = composed(stage, tiny_model_dir)
+    assert (int(defaults["NNODES"]), int(defaults["GPUS_PER_NODE"])) == (
+        cfg.trainer.nnodes,
+        cfg.trainer.n_gpus_per_node,
+    )
+    if stage in STAGE_TWO:
+        assert defaults["MODEL_PATH"] == ""  # Stage 2 falls back to $PATH_TO_STAGE_ONE_MODEL
+        assert "--model-env PATH_TO_STAGE_ONE_MODEL --local-model" in code
+    else:
+        assert defaults["MODEL_PATH"] == cfg.actor_rollout_ref.model.path
 
 
 @pytest.mark.parametrize("stage", STAGES)
-def test_script_hyperparameters_equal_the_config(stage: str, repo_root: Path, tiny_model_dir: Path) -> None:
-    """The variables at the top of each launch script are the config's values (one fact, checked twice)."""
+def test_script_command_resolves_to_the_paper_values(
+    stage: str, repo_root: Path, tiny_model_dir: Path, tmp_path: Path
+) -> None:
+    """What the script really launches (its --dry-run) holds every paper value, though it names none."""
+    import os
+
+    import yaml
     from omegaconf import OmegaConf
 
-    text = (repo_root / "scripts" / "train" / f"{stage}.sh").read_text()
-    variables = dict(SCRIPT_VAR.findall(text))
-    overrides = SCRIPT_OVERRIDE.findall(text)
-    assert len(overrides) >= 14
-    cfg = composed(stage, tiny_model_dir)
-    for key, var in overrides:
-        assert float(variables[var]) == pytest.approx(float(OmegaConf.select(cfg, key))), key
-    assert f"configs/{stage}.yaml" in text
+    env = {k: v for k, v in os.environ.items() if k not in ("MODEL_PATH", "NNODES", "GPUS_PER_NODE")}
+    env.update(PYTHON=sys.executable, WANDB_MODE="disabled", PATH_TO_STAGE_ONE_MODEL=str(tiny_model_dir))
+    result = subprocess.run(
+        [str(repo_root / "scripts" / "train" / f"{stage}.sh"), "--dry-run"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    out = result.stdout
+    cfg = OmegaConf.create(
+        yaml.safe_load(out[out.index("# composed config") : out.index("# launch command")])
+    )
+    for key, expected in COMMON + PER_STAGE[stage]:
+        value = OmegaConf.select(cfg, key)
+        if key in ("data.train_files", "data.val_files"):
+            assert value == str(tmp_path / expected), key  # made absolute for Ray's workers
+        elif isinstance(expected, float):
+            assert value == pytest.approx(expected, rel=1e-12), key
+        else:
+            assert value == expected, key
 
 
 def test_launch_command_composes_in_verls_own_main_ppo(
     tmp_path: Path, tiny_model_dir: Path, monkeypatch
 ) -> None:
-    """`main_ppo --cfg job` (no Ray, no trainer) resolves the exact command the scripts run to SPEC values."""
+    """`main_ppo --cfg job` (no Ray, no trainer) resolves the exact command the scripts run to the paper's values."""
     import yaml
 
     from sparkle.train.launch import plan_launch

@@ -42,7 +42,15 @@ def _env(**extra: str) -> dict[str, str]:
     env = {
         k: v
         for k, v in os.environ.items()
-        if k not in ("PATH_TO_STAGE_ONE_MODEL", "WANDB_API_KEY", "RAY_ADDRESS")
+        if k
+        not in (
+            "PATH_TO_STAGE_ONE_MODEL",
+            "MODEL_PATH",
+            "NNODES",
+            "GPUS_PER_NODE",
+            "WANDB_API_KEY",
+            "RAY_ADDRESS",
+        )
     }
     env.update(PYTHON=sys.executable, WANDB_MODE="disabled", **extra)
     return env
@@ -89,7 +97,7 @@ def test_stage_one_dry_run(repo_root: Path, workdir: Path, tiny_model_dir: Path)
     config = yaml.safe_load(out[out.index("# composed config") : out.index("# launch command")])
     assert config["actor_rollout_ref"]["rollout"]["n"] == 32
     assert config["actor_rollout_ref"]["actor"]["kl_loss_coef"] == 0.001
-    assert config["trainer"]["total_epochs"] == 3  # the user's override wins over the script's variable
+    assert config["trainer"]["total_epochs"] == 3  # the user's override wins over the config
     assert (config["trainer"]["nnodes"], config["trainer"]["n_gpus_per_node"]) == (2, 4)
     assert config["trainer"]["logger"] == ["console"]
     command = _command(out)
@@ -128,15 +136,61 @@ def test_stage_two_dry_run_takes_the_model_from_the_environment(
     assert plan.experiment == f"sparkle_stage_two_{variant}"
 
 
-def test_stage_two_script_dry_run(repo_root: Path, workdir: Path, tiny_model_dir: Path) -> None:
+def test_stage_two_script_dry_run(
+    repo_root: Path, workdir: Path, tiny_model_dir: Path, tmp_path: Path
+) -> None:
+    import yaml
+
     result = _script(
         repo_root, "stage_two_aug", ["--dry-run"], workdir, PATH_TO_STAGE_ONE_MODEL=str(tiny_model_dir)
     )
     assert result.returncode == 0, result.stderr[-2000:]
     command = _command(result.stdout)
     assert "--config-name=stage_two_aug" in command
-    assert "actor_rollout_ref.actor.kl_loss_coef=0.01" in command
-    assert "trainer.total_epochs=350" in command and "trainer.save_freq=800" in command
+    assert f"actor_rollout_ref.model.path={tiny_model_dir}" in command
+    # the hyperparameters come from the YAML, not from the command line
+    assert not [c for c in command if c.startswith(("actor_rollout_ref.actor.", "trainer.total_epochs"))]
+    out = result.stdout
+    config = yaml.safe_load(out[out.index("# composed config") : out.index("# launch command")])
+    assert config["actor_rollout_ref"]["actor"]["kl_loss_coef"] == 0.01
+    assert (config["trainer"]["total_epochs"], config["trainer"]["save_freq"]) == (350, 800)
+
+    # MODEL_PATH (a folder with a space in its name) wins over $PATH_TO_STAGE_ONE_MODEL
+    spaced = tmp_path / "stage 1 model"
+    spaced.symlink_to(tiny_model_dir, target_is_directory=True)
+    result = _script(
+        repo_root,
+        "stage_two_aug",
+        ["--dry-run"],
+        workdir,
+        PATH_TO_STAGE_ONE_MODEL="/nowhere",
+        MODEL_PATH=str(spaced),
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    # the folder is resolved, so the space survived the script
+    assert f"actor_rollout_ref.model.path={tiny_model_dir.resolve()}" in _command(result.stdout)
+
+
+@pytest.mark.parametrize(
+    ("env", "args", "expected"),
+    [
+        ({"NNODES": "2", "GPUS_PER_NODE": "4"}, [], (2, 4)),
+        # the option and a Hydra override win over the environment
+        ({"NNODES": "2", "GPUS_PER_NODE": "4"}, ["--nnodes", "3", "trainer.n_gpus_per_node=2"], (3, 2)),
+    ],
+)
+def test_cluster_size_comes_from_the_environment(
+    repo_root: Path, workdir: Path, tiny_model_dir: Path, env: dict[str, str], args: list[str], expected
+) -> None:
+    import yaml
+
+    result = _script(
+        repo_root, "stage_one", ["--dry-run", "--model", str(tiny_model_dir), *args], workdir, **env
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    out = result.stdout
+    config = yaml.safe_load(out[out.index("# composed config") : out.index("# launch command")])
+    assert (config["trainer"]["nnodes"], config["trainer"]["n_gpus_per_node"]) == expected
 
 
 @pytest.mark.parametrize(
@@ -338,19 +392,37 @@ def test_launch_runs_the_command_and_tees_it(
     assert status == 0
     out = capsys.readouterr().out
     assert "trainer got" in out
-    job = json.loads(out.split("ray job: ", 1)[1].splitlines()[0])
+    (job_line,) = [line for line in out.splitlines() if line.startswith("ray job: ")]
+    job = json.loads(job_line.removeprefix("ray job: "))
     assert job["runtime_env"]["env_vars"]["SPARKLE_REWARD_TIMEOUT"] == "7"
     assert job["runtime_env"]["env_vars"]["WANDB_API_KEY"] == "not-in-the-log-line"
     (log_file,) = (tmp_path / "logs").glob("sparkle_smoke_*.log")
-    lines = log_file.read_text().splitlines()
-    command = shlex.split(lines[0][2:])
+    text = log_file.read_text()
+    assert text.startswith("$ ")  # the log opens with the exact command
+    (command_line,) = [line for line in text.splitlines() if line.startswith("$ ")]
+    command = shlex.split(command_line.removeprefix("$ "))
     assert command[:4] == [
         str(stand_in),
         "-m",
         "verl.trainer.main_ppo",
         f"--config-path={Path(__file__).resolve().parents[1] / 'configs'}",
     ]
-    assert lines[1] == f"trainer got {len(command) - 1} arguments: verl.trainer.main_ppo"
-    assert "not-in-the-log-line" not in lines[0]
+    assert f"\ntrainer got {len(command) - 1} arguments: verl.trainer.main_ppo\n" in text
+    assert "not-in-the-log-line" not in command_line
     assert "+actor_rollout_ref.model.override_config.attn_implementation=sdpa" in command
     assert "actor_rollout_ref.model.use_remove_padding=false" in command
+
+
+@pytest.mark.parametrize(
+    ("content", "step"),
+    [(None, None), ("12\n", 12), ("  7 ", 7), ("", None), ("global_step_3", None)],
+)
+def test_checkpoint_tracker(tmp_path: Path, content: str | None, step: int | None) -> None:
+    """verl's latest_checkpointed_iteration.txt: the step a rerun resumes from; absent or garbled is None."""
+    from sparkle.train.tracker import TRACKER_FILE, latest_step, step_folder, tracker_path
+
+    assert tracker_path(tmp_path) == tmp_path / TRACKER_FILE == tmp_path / "latest_checkpointed_iteration.txt"
+    if content is not None:
+        (tmp_path / TRACKER_FILE).write_text(content)
+    assert latest_step(tmp_path) == step
+    assert step_folder(tmp_path, 5) == tmp_path / "global_step_5"

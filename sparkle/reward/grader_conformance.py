@@ -20,6 +20,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from sparkle.paths import shared_dir
 from sparkle.reward.extract import extract_answer
 from sparkle.reward.grading import answers_match
 
@@ -78,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    bench = Path(__file__).resolve().parents[3] / "shared" / "bench"
+    bench = shared_dir() / "bench"
     parser.add_argument("files", nargs="*", default=[str(bench / name) for name in DEFAULT_FILES])
     parser.add_argument("--stride", type=int, default=1, help="grade every N-th row only")
     parser.add_argument("--show", type=int, default=30, help="disagreeing rows to print per check")

@@ -146,26 +146,30 @@ def check_rl_file(path: str | os.PathLike[str], prompt_key: str = "prompt") -> l
     if not rows:
         raise SparkleError(f"{path}: no rows; {DATA_HINT}")
     for index, row in enumerate(rows):
-        place = f"{path}, row {index}"
-        messages = row[prompt_key]
-        if (
-            not isinstance(messages, list)
-            or not messages
-            or not all(
-                isinstance(m, dict) and m.get("role") and isinstance(m.get("content"), str) for m in messages
-            )
-        ):
-            raise SparkleError(
-                f"{place}: {prompt_key!r} must be a non-empty list of {{role, content}} chat messages"
-            )
-        reward_model = row["reward_model"]
-        if not isinstance(reward_model, dict) or reward_model.get("ground_truth") in (None, "", []):
-            raise SparkleError(f"{place}: reward_model.ground_truth is missing or empty")
-        if not isinstance(row["data_source"], str) or not row["data_source"]:
-            raise SparkleError(f"{place}: data_source must be a non-empty string")
-        if row["extra_info"] is not None and not isinstance(row["extra_info"], dict):
-            raise SparkleError(f"{place}: extra_info must be a mapping")
+        _check_rl_row(row, f"{path}, row {index}", prompt_key)
     return rows
+
+
+def _check_rl_row(row: dict[str, Any], place: str, prompt_key: str) -> None:
+    """One row of verl's RL schema: chat prompt, ground truth, data source, extra info."""
+    messages = row[prompt_key]
+    if (
+        not isinstance(messages, list)
+        or not messages
+        or not all(
+            isinstance(m, dict) and m.get("role") and isinstance(m.get("content"), str) for m in messages
+        )
+    ):
+        raise SparkleError(
+            f"{place}: {prompt_key!r} must be a non-empty list of {{role, content}} chat messages"
+        )
+    reward_model = row["reward_model"]
+    if not isinstance(reward_model, dict) or reward_model.get("ground_truth") in (None, "", []):
+        raise SparkleError(f"{place}: reward_model.ground_truth is missing or empty")
+    if not isinstance(row["data_source"], str) or not row["data_source"]:
+        raise SparkleError(f"{place}: data_source must be a non-empty string")
+    if row["extra_info"] is not None and not isinstance(row["extra_info"], dict):
+        raise SparkleError(f"{place}: extra_info must be a mapping")
 
 
 def load_tokenizer(model_path: str):
@@ -213,8 +217,8 @@ def reference_response(row: dict[str, Any]) -> tuple[str, str]:
     return template % answer, template % f"{answer}1729"
 
 
-def check_reward(cfg, row: dict[str, Any]) -> dict[str, float]:
-    """Load the reward with verl's loader and score the row's reference answer and a wrong one."""
+def load_reward(cfg):
+    """The reward function, loaded by verl's own loader from ``reward.custom_reward_function``."""
     from verl.trainer.ppo.reward import get_custom_reward_fn
 
     rcfg = cfg.reward.get("custom_reward_function") or {}
@@ -230,32 +234,38 @@ def check_reward(cfg, row: dict[str, Any]) -> dict[str, float]:
             "reward.custom_reward_function.path=pkg://sparkle.reward and .name=compute_score"
         )
     try:
-        fn = get_custom_reward_fn(cfg)
+        return get_custom_reward_fn(cfg)
     except Exception as e:
         raise SparkleError(
             f"reward.custom_reward_function ({rcfg.get('path')}:{rcfg.get('name')}): verl cannot load it: "
             f"{type(e).__name__}: {e}"
         ) from None
+
+
+def _score(fn, row: dict[str, Any], response: str) -> float:
+    """The reward of one response to the row, as verl's reward manager calls it; a number or an error."""
+    try:
+        result = fn(
+            data_source=row["data_source"],
+            solution_str=response,
+            ground_truth=row["reward_model"]["ground_truth"],
+            extra_info=row.get("extra_info"),
+        )
+    except Exception as e:
+        raise SparkleError(
+            f"reward function failed on the first train row: {type(e).__name__}: {e}"
+        ) from None
+    score = result.get("score") if isinstance(result, dict) else result
+    if not isinstance(score, int | float) or not math.isfinite(score):
+        raise SparkleError(f"reward function returned {result!r}: expected a number or a dict with 'score'")
+    return float(score)
+
+
+def check_reward(cfg, row: dict[str, Any]) -> dict[str, float]:
+    """Load the reward with verl's loader and score the row's reference answer and a wrong one."""
+    fn = load_reward(cfg)
     right, wrong = reference_response(row)
-    scores = {}
-    for label, response in (("reference", right), ("wrong", wrong)):
-        try:
-            result = fn(
-                data_source=row["data_source"],
-                solution_str=response,
-                ground_truth=row["reward_model"]["ground_truth"],
-                extra_info=row.get("extra_info"),
-            )
-        except Exception as e:
-            raise SparkleError(
-                f"reward function failed on the first train row: {type(e).__name__}: {e}"
-            ) from None
-        score = result.get("score") if isinstance(result, dict) else result
-        if not isinstance(score, int | float) or not math.isfinite(score):
-            raise SparkleError(
-                f"reward function returned {result!r}: expected a number or a dict with 'score'"
-            )
-        scores[label] = float(score)
+    scores = {"reference": _score(fn, row, right), "wrong": _score(fn, row, wrong)}
     if scores["reference"] <= scores["wrong"]:
         raise SparkleError(
             f"reward function gives the reference answer {scores['reference']} and a wrong one {scores['wrong']}:"
@@ -266,6 +276,24 @@ def check_reward(cfg, row: dict[str, Any]) -> dict[str, float]:
 
 def batch_arithmetic(cfg) -> tuple[int, int, list[str]]:
     """(GPUs, updates per step, warnings); raises when the batch sizes do not divide."""
+    gpus = _check_divisibility(cfg)
+    actor = cfg.actor_rollout_ref.actor
+    longest = int(cfg.data.max_prompt_length) + int(cfg.data.max_response_length)
+    if actor.use_dynamic_bsz and int(actor.ppo_max_token_len_per_gpu) < longest:
+        raise SparkleError(
+            f"actor_rollout_ref.actor.ppo_max_token_len_per_gpu={actor.ppo_max_token_len_per_gpu} is below one "
+            f"full sequence (max_prompt_length + max_response_length = {longest})"
+        )
+    warnings = []
+    if actor.entropy_coeff == 0:
+        warnings.append("actor.entropy_coeff is 0 (verl 0.9's default); the paper ran with 0.001")
+    if cfg.data.get("seed") is None:
+        warnings.append("data.seed is null: the data order is not reproducible (the paper's verl used 1)")
+    return gpus, int(cfg.data.train_batch_size) // int(actor.ppo_mini_batch_size), warnings
+
+
+def _check_divisibility(cfg) -> int:
+    """The number of GPUs, once batch, mini-batch, rollouts and tensor parallelism divide as verl needs."""
     trainer, actor, rollout = cfg.trainer, cfg.actor_rollout_ref.actor, cfg.actor_rollout_ref.rollout
     gpus = int(trainer.nnodes) * int(trainer.n_gpus_per_node)
     batch, mini, n = int(cfg.data.train_batch_size), int(actor.ppo_mini_batch_size), int(rollout.n)
@@ -289,18 +317,7 @@ def batch_arithmetic(cfg) -> tuple[int, int, list[str]]:
             f"actor_rollout_ref.rollout.tensor_model_parallel_size={tp} must divide trainer.n_gpus_per_node="
             f"{trainer.n_gpus_per_node}"
         )
-    warnings = []
-    longest = int(cfg.data.max_prompt_length) + int(cfg.data.max_response_length)
-    if actor.use_dynamic_bsz and int(actor.ppo_max_token_len_per_gpu) < longest:
-        raise SparkleError(
-            f"actor_rollout_ref.actor.ppo_max_token_len_per_gpu={actor.ppo_max_token_len_per_gpu} is below one "
-            f"full sequence (max_prompt_length + max_response_length = {longest})"
-        )
-    if cfg.actor_rollout_ref.actor.entropy_coeff == 0:
-        warnings.append("actor.entropy_coeff is 0 (verl 0.9's default); the paper ran with 0.001")
-    if cfg.data.get("seed") is None:
-        warnings.append("data.seed is null: the data order is not reproducible (the paper's verl used 1)")
-    return gpus, batch // mini, warnings
+    return gpus
 
 
 def resource_warnings(
@@ -333,56 +350,19 @@ def run_check(
     gpu_memory_gib: float | None = None,
 ) -> CheckReport:
     """Every check of `sparkle train check`; raises SparkleError on the first problem, else a report."""
-    cfg = compose_config(config, overrides)
-    if model_path(cfg) is None:
-        raise SparkleError(
-            "actor_rollout_ref.model.path is not set (Stage 2 starts from the Stage-1 model): pass "
-            "actor_rollout_ref.model.path=STAGE_ONE_HF_DIR or set PATH_TO_STAGE_ONE_MODEL"
-        )
-    validate(cfg)
+    cfg = _composed(config, overrides)
     gpus, updates, warnings = batch_arithmetic(cfg)
-
-    prompt_key = cfg.data.get("prompt_key", "prompt")
-    train_files = data_files(cfg.data.train_files, "data.train_files")
-    val_files = data_files(cfg.data.val_files, "data.val_files")
-    train_rows = [row for f in train_files for row in check_rl_file(f, prompt_key)]
-    val_rows = [row for f in val_files for row in check_rl_file(f, prompt_key)]
-    log.info("data files have verl's RL schema: %d train rows, %d val rows", len(train_rows), len(val_rows))
-
-    scores = check_reward(cfg, train_rows[0])
-    val_scores = check_reward(cfg, val_rows[0])
-    scores.update({f"val {k}": v for k, v in val_scores.items()})
-
-    tokenizer = load_tokenizer(model_path(cfg))
-    # the trainer's own row caps (data.train_max_samples / val_max_samples) unless --max-rows asks for fewer
-    train_cap, val_cap = (int(cfg.data.get(k, -1) or -1) for k in ("train_max_samples", "val_max_samples"))
-    train_cap = max_rows if max_rows > 0 and (train_cap <= 0 or max_rows < train_cap) else train_cap
-    val_cap = max_rows if max_rows > 0 and (val_cap <= 0 or max_rows < val_cap) else val_cap
-    train_set = build_dataset(train_files, cfg, tokenizer, is_train=True, max_rows=train_cap)
-    val_set = build_dataset(val_files, cfg, tokenizer, is_train=False, max_rows=val_cap)
-    if len(train_set) == 0 or len(val_set) == 0:
-        raise SparkleError(
-            f"no {'train' if len(train_set) == 0 else 'val'} prompt fits data.max_prompt_length="
-            f"{cfg.data.max_prompt_length} tokens after overlong filtering"
-        )
-    item = train_set[0]
-    if not item.get("raw_prompt"):
-        raise SparkleError(f"verl's dataset gives no raw_prompt for {train_files[0]}, row 0")
-    considered = len(train_rows) if train_cap <= 0 else min(train_cap, len(train_rows))
+    data = _check_data(cfg)
+    scores = check_reward(cfg, data.train_rows[0])
+    scores.update({f"val {k}": v for k, v in check_reward(cfg, data.val_rows[0]).items()})
+    train_set, val_set = _build_datasets(cfg, data, max_rows)
+    considered = _capped(len(data.train_rows), data.train_cap)
     if len(train_set) < considered:
         warnings.append(
             f"{considered - len(train_set)} train prompts exceed {cfg.data.max_prompt_length} tokens"
         )
-    batch = int(cfg.data.train_batch_size)
-    steps_per_epoch = len(train_set) // batch
-    if steps_per_epoch == 0:
-        raise SparkleError(
-            f"{len(train_set)} train rows give no full batch of data.train_batch_size={batch}; "
-            "add data or lower the batch size"
-        )
-    fixed_steps = cfg.trainer.get("total_training_steps")
-    total_steps = fixed_steps or steps_per_epoch * int(cfg.trainer.total_epochs)
-    n = int(cfg.actor_rollout_ref.rollout.n)
+    steps_per_epoch, total_steps, fixed_steps = _steps(cfg, len(train_set))
+    batch, n = int(cfg.data.train_batch_size), int(cfg.actor_rollout_ref.rollout.n)
     report = CheckReport(
         config=cfg,
         gpus=gpus,
@@ -391,13 +371,87 @@ def run_check(
         updates_per_step=updates,
         train_rows=considered,
         train_rows_kept=len(train_set),
-        val_rows=len(val_rows) if val_cap <= 0 else min(val_cap, len(val_rows)),
+        val_rows=_capped(len(data.val_rows), data.val_cap),
         val_rows_kept=len(val_set),
         steps_per_epoch=steps_per_epoch,
-        total_steps=int(total_steps),
-        fixed_steps=bool(fixed_steps),
+        total_steps=total_steps,
+        fixed_steps=fixed_steps,
         reward_scores=scores,
         warnings=warnings,
     )
     resource_warnings(report, gpu_memory_gib)
     return report
+
+
+def _composed(config: str | os.PathLike[str], overrides: list[str] | None):
+    """The composed config, with a model and accepted by verl's ``validate_config``."""
+    cfg = compose_config(config, overrides)
+    if model_path(cfg) is None:
+        raise SparkleError(
+            "actor_rollout_ref.model.path is not set (Stage 2 starts from the Stage-1 model): pass "
+            "actor_rollout_ref.model.path=STAGE_ONE_HF_DIR or set PATH_TO_STAGE_ONE_MODEL"
+        )
+    validate(cfg)
+    return cfg
+
+
+@dataclass
+class _Data:
+    """The run's train/val files and their rows (checked against verl's RL schema), with the row caps."""
+
+    train_files: list[str]
+    val_files: list[str]
+    train_rows: list[dict[str, Any]]
+    val_rows: list[dict[str, Any]]
+    train_cap: int = -1
+    val_cap: int = -1
+
+
+def _check_data(cfg) -> _Data:
+    prompt_key = cfg.data.get("prompt_key", "prompt")
+    train_files = data_files(cfg.data.train_files, "data.train_files")
+    val_files = data_files(cfg.data.val_files, "data.val_files")
+    train_rows = [row for f in train_files for row in check_rl_file(f, prompt_key)]
+    val_rows = [row for f in val_files for row in check_rl_file(f, prompt_key)]
+    log.info("data files have verl's RL schema: %d train rows, %d val rows", len(train_rows), len(val_rows))
+    return _Data(train_files, val_files, train_rows, val_rows)
+
+
+def _row_cap(configured: int, max_rows: int) -> int:
+    """The trainer's own row cap (``data.*_max_samples``, -1 for none) unless --max-rows asks for fewer."""
+    return max_rows if max_rows > 0 and (configured <= 0 or max_rows < configured) else configured
+
+
+def _capped(rows: int, cap: int) -> int:
+    return rows if cap <= 0 else min(cap, rows)
+
+
+def _build_datasets(cfg, data: _Data, max_rows: int):
+    """verl's train and val datasets (overlong prompts filtered); sets the row caps on ``data``."""
+    tokenizer = load_tokenizer(model_path(cfg))
+    data.train_cap = _row_cap(int(cfg.data.get("train_max_samples", -1) or -1), max_rows)
+    data.val_cap = _row_cap(int(cfg.data.get("val_max_samples", -1) or -1), max_rows)
+    train_set = build_dataset(data.train_files, cfg, tokenizer, is_train=True, max_rows=data.train_cap)
+    val_set = build_dataset(data.val_files, cfg, tokenizer, is_train=False, max_rows=data.val_cap)
+    if len(train_set) == 0 or len(val_set) == 0:
+        raise SparkleError(
+            f"no {'train' if len(train_set) == 0 else 'val'} prompt fits data.max_prompt_length="
+            f"{cfg.data.max_prompt_length} tokens after overlong filtering"
+        )
+    if not train_set[0].get("raw_prompt"):
+        raise SparkleError(f"verl's dataset gives no raw_prompt for {data.train_files[0]}, row 0")
+    return train_set, val_set
+
+
+def _steps(cfg, train_rows_kept: int) -> tuple[int, int, bool]:
+    """(steps per epoch, total steps, whether trainer.total_training_steps fixes the total)."""
+    batch = int(cfg.data.train_batch_size)
+    steps_per_epoch = train_rows_kept // batch
+    if steps_per_epoch == 0:
+        raise SparkleError(
+            f"{train_rows_kept} train rows give no full batch of data.train_batch_size={batch}; "
+            "add data or lower the batch size"
+        )
+    fixed_steps = cfg.trainer.get("total_training_steps")
+    total_steps = fixed_steps or steps_per_epoch * int(cfg.trainer.total_epochs)
+    return steps_per_epoch, int(total_steps), bool(fixed_steps)

@@ -31,7 +31,9 @@ STAGES: dict[str, str] = {
 
 def configs_dir() -> Path:
     """The repository's ``configs/`` folder (the package is installed editable from the checkout)."""
-    return Path(__file__).resolve().parents[2] / "configs"
+    from sparkle.paths import repo_root
+
+    return repo_root() / "configs"
 
 
 def resolve_config_path(config: str | os.PathLike[str]) -> Path:

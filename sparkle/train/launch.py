@@ -1,7 +1,7 @@
 """Build and run the verl launch command of a SPARKLE stage (what ``scripts/train/*.sh`` call).
 
-The shell scripts only name their hyperparameters and pass them here as Hydra overrides, followed by the
-user's arguments. This module picks the model (``--model``, an environment variable such as
+The shell scripts name no hyperparameter (those live in the stage YAMLs): they pass the config, the model
+and the cluster size, followed by the user's arguments. This module picks the model (``--model``, an environment variable such as
 ``PATH_TO_STAGE_ONE_MODEL``, or the config's own), makes data and checkpoint paths absolute (Ray workers do
 not share the driver's working directory), turns on wandb when it is configured, composes and validates the
 config with verl before anything starts, and then either prints the composed config and the exact command
@@ -30,6 +30,7 @@ from pathlib import Path
 
 from sparkle.errors import SparkleError
 from sparkle.log import get_logger
+from sparkle.paths import is_hub_id
 from sparkle.train.budget import SDPA_OVERRIDES, attention_problem
 from sparkle.train.compose import (
     compose_config,
@@ -40,10 +41,10 @@ from sparkle.train.compose import (
     to_yaml,
     validate,
 )
+from sparkle.train.tracker import latest_step
 
 log = get_logger(__name__)
 
-HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 PLAIN_VALUE = re.compile(r"^[\w/.:+-]+$")
 RAY_CLUSTER_FILE = Path("/tmp/ray/ray_current_cluster")
 # Ray applies the runtime environment in this variable to the job the driver's ray.init() starts (the
@@ -105,7 +106,7 @@ def resolve_model(model: str | None, env_var: str | None, local_only: bool) -> s
                 "with `sparkle convert` first"
             )
         return str(path.resolve())
-    if local_only or not HUB_ID.match(model) or model.startswith((".", "~")):
+    if local_only or not is_hub_id(model):
         raise SparkleError(f"{source}={model}: the path does not exist")
     return model
 
@@ -125,15 +126,6 @@ def wandb_configured() -> bool:
         return "api.wandb.ai" in netrc.read_text()
     except OSError:
         return False
-
-
-def latest_checkpoint(checkpoint_dir: Path) -> int | None:
-    """The step verl will resume from (its ``latest_checkpointed_iteration.txt``), if any."""
-    marker = checkpoint_dir / "latest_checkpointed_iteration.txt"
-    try:
-        return int(marker.read_text().strip())
-    except (OSError, ValueError):
-        return None
 
 
 def hydra_value(text: str) -> str:
@@ -216,7 +208,7 @@ def plan_launch(
         experiment=experiment,
         log_path=Path(log_dir).resolve() / f"{experiment}_{stamp}.log",
         checkpoint_dir=checkpoint_dir,
-        resume_step=latest_checkpoint(checkpoint_dir),
+        resume_step=latest_step(checkpoint_dir),
         missing_files=tuple(missing_data_files(cfg)),
     )
 

@@ -1,0 +1,40 @@
+"""Where the repository and its companion ``shared`` folder are.
+
+Also the one answer to "is this a Hugging Face Hub id or a local path?".
+
+The package is installed editable from its checkout, so the repository root (``configs/``, ``scripts/``,
+``eval/``) is the folder above ``sparkle/``. The benchmark and conformance data live beside the repository
+in ``../shared`` unless ``SPARKLE_SHARED_DIR`` names another folder.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+SHARED_DIR_ENV = "SPARKLE_SHARED_DIR"
+# org/name, as the Hub spells repository ids
+HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
+
+
+def repo_root() -> Path:
+    """The repository checkout the package runs from (the folder holding ``sparkle/``)."""
+    return Path(__file__).resolve().parents[1]
+
+
+def shared_dir() -> Path:
+    """The ``shared`` folder: ``$SPARKLE_SHARED_DIR``, else ``shared`` beside the repository."""
+    override = os.environ.get(SHARED_DIR_ENV)
+    return Path(override).expanduser() if override else repo_root().parent / "shared"
+
+
+def is_hub_id(text: str | os.PathLike[str]) -> bool:
+    """True when ``text`` is a Hub repository id (``org/name``) rather than a local path: it has the id's
+    shape, does not start like a path (``/``, ``.``, ``~``) and names nothing on this machine."""
+    text = str(text)
+    return (
+        bool(HUB_ID.match(text))
+        and not text.startswith(("/", ".", "~"))
+        and not Path(text).expanduser().exists()
+    )
