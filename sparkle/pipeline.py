@@ -20,21 +20,18 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from sparkle.data.names import VARIANTS as STAGE_TWO_VARIANTS
+from sparkle.data.names import stage_two_parquet
 from sparkle.errors import SparkleError
 from sparkle.io import write_json_atomic
 from sparkle.log import get_logger
+from sparkle.paths import repo_root
 from sparkle.registry import BASE_MODEL, BENCHMARKS
 from sparkle.train.launch import ATTN_CHOICES
+from sparkle.train.tracker import latest_step, step_folder, tracker_path
 
 log = get_logger(__name__)
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-STAGE_TWO_VARIANTS = ("aug", "hard", "mix")
-STAGE_TWO_FILES = {
-    "aug": "sparkle_hardmath_aug_all_train.parquet",
-    "hard": "sparkle_hardmath_hard_train.parquet",
-    "mix": "sparkle_hardmath_mix_train.parquet",
-}
 # File names inside a local --data-dir (the same layout `sparkle demo --data-dir` reads).
 LOCAL_SOURCES = {
     "train": "train.jsonl",
@@ -67,18 +64,16 @@ class Step:
 
 
 def latest_global_step(checkpoint_dir: Path, dry_run: bool) -> Path:
-    """The newest ``global_step_N`` folder verl wrote (from its ``latest_checkpointed_iteration.txt``)."""
-    marker = checkpoint_dir / "latest_checkpointed_iteration.txt"
-    if dry_run and not marker.exists():
-        return checkpoint_dir / "global_step_<latest>"
-    try:
-        step = int(marker.read_text().strip())
-    except (OSError, ValueError) as e:
+    """The newest ``global_step_N`` folder verl wrote (from its checkpoint tracker)."""
+    step = latest_step(checkpoint_dir)
+    if step is None:
+        if dry_run and not tracker_path(checkpoint_dir).exists():
+            return checkpoint_dir / "global_step_<latest>"
         raise SparkleError(
-            f"{marker}: no checkpoint to convert; the training step did not save one (check its log, or "
-            "trainer.save_freq)"
-        ) from e
-    return checkpoint_dir / f"global_step_{step}"
+            f"{tracker_path(checkpoint_dir)}: no checkpoint to convert; the training step did not save one "
+            "(check its log, or trainer.save_freq)"
+        )
+    return step_folder(checkpoint_dir, step)
 
 
 def build_steps(args: argparse.Namespace) -> list[Step]:
@@ -128,7 +123,7 @@ def build_steps(args: argparse.Namespace) -> list[Step]:
 
     def train(stage: str, model: str | Path, train_file: str, ckpt: Path) -> list[str]:
         return [
-            "bash", str(REPO_ROOT / "scripts" / "train" / f"{stage}.sh"), "--model", str(model), *cluster,
+            "bash", str(repo_root() / "scripts" / "train" / f"{stage}.sh"), "--model", str(model), *cluster,
             f"data.train_files={data / train_file}", val_file, f"trainer.default_local_dir={ckpt}", *args.override,
         ]  # fmt: skip
 
@@ -158,7 +153,7 @@ def build_steps(args: argparse.Namespace) -> list[Step]:
         Step(
             "stage_two",
             f"GRPO stage two ({variant})",
-            lambda _: [train(f"stage_two_{variant}", stage1_model, STAGE_TWO_FILES[variant], stage2_ckpt)],
+            lambda _: [train(f"stage_two_{variant}", stage1_model, stage_two_parquet(variant), stage2_ckpt)],
         ),
         Step(
             "convert_stage_two", "stage-two checkpoint → HF", lambda d: convert(stage2_ckpt, stage2_model, d)
@@ -235,7 +230,7 @@ def run_pipeline(args: argparse.Namespace) -> int:
             if args.dry_run:
                 continue
             # The stage scripts run verl with $PYTHON: the interpreter (and environment) of this command.
-            result = subprocess.run(command, cwd=REPO_ROOT, env={**os.environ, "PYTHON": sys.executable})
+            result = subprocess.run(command, cwd=repo_root(), env={**os.environ, "PYTHON": sys.executable})
             if result.returncode != 0:
                 raise SparkleError(
                     f"step {step.name} failed (exit {result.returncode}): {shlex.join(command)}; fix it and rerun "

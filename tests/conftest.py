@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from sparkle.paths import repo_root, shared_dir
+
 # No network in tests: a Hub lookup must fail at once instead of retrying.
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["HF_DATASETS_OFFLINE"] = "1"
@@ -15,8 +17,8 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("RAY_AUTH_MODE", "disabled")
 os.environ.setdefault("WANDB_MODE", "disabled")
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-SHARED_DIR = Path(os.environ.get("SPARKLE_SHARED_DIR", REPO_ROOT.parent / "shared"))
+REPO_ROOT = repo_root()
+SHARED_DIR = shared_dir()  # $SPARKLE_SHARED_DIR, else ../shared beside the repository
 
 
 @pytest.fixture(scope="session")

@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from sparkle.argtypes import nonnegative_float, nonnegative_int, positive_float, positive_int
+from sparkle.data.names import VARIANTS
 from sparkle.errors import SparkleError
 from sparkle.log import get_logger
 from sparkle.registry import BENCHMARKS
@@ -140,7 +141,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p = commands.add_parser("stage-two", help="hardmath variants: aug (PSS), hard, mix")
     p.add_argument(
         "--variant",
-        choices=("aug", "hard", "mix"),
+        choices=VARIANTS,
         default="aug",
         help="aug: hard problems with partial solution steps (PSS) in the prompt; hard: hard problems with "
         "plain prompts; mix: hard problems plus easier ones (see --mix-ratio); default aug",

@@ -12,13 +12,12 @@ import re
 from pathlib import Path
 from typing import Any
 
+from sparkle.data.names import PREVIEW_FILE, PREVIEW_NAME  # noqa: F401 (re-exported)
 from sparkle.data.rl import write_jsonl
 from sparkle.data.sources import answer_text, load_records, normalize_answer, require_rows, where
 from sparkle.errors import SparkleError
 from sparkle.registry import BENCHMARKS, DATASETS, PREVIEW_CONFIGS
 
-PREVIEW_NAME = "sparkle_preview"
-PREVIEW_FILE = "sparkle_preview.jsonl"
 GROUPED_FILE = "sparkle_preview_problems.jsonl"
 
 # Fields every preview row must have (config `all` adds `source` and `general_id`).

@@ -14,23 +14,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from sparkle.data.names import data_source_name  # noqa: F401  (re-exported: builders import it from here)
 from sparkle.io import atomic_path, signals_deferred
 from sparkle.log import get_logger
 
 log = get_logger(__name__)
-
-DATA_SOURCE_PREFIX = "sparkle_"
-
-
-def data_source_name(dataset: str) -> str:
-    """The ``data_source`` of a dataset's rows, as the original named them: ``sparkle_`` + short name.
-
-    ``sparkle_dsr40k``, ``sparkle_hardmath``, ``sparkle_aime2024``, ``sparkle_amc2023``, ... verl keys
-    its validation metrics by this value (``val-core/sparkle_aime2024/...``), so dashboards and scripts
-    written for the original's runs find the same keys.
-    """
-    return f"{DATA_SOURCE_PREFIX}{dataset}"
-
 
 def rl_row(
     data_source: str, prompt: str, ground_truth: str | list[str], extra_info: dict[str, Any]

@@ -17,15 +17,13 @@ from sparkle.data.sources import (
     require_rows,
     where,
 )
+from sparkle.data.names import TRAIN_NAME, TRAIN_STEM, VAL_NAME  # noqa: F401
 from sparkle.log import get_logger
 from sparkle.progress import track
 from sparkle.prompts import plain_prompt
 
 log = get_logger(__name__)
 
-TRAIN_NAME = "dsr40k"
-TRAIN_STEM = data_source_name(TRAIN_NAME)  # sparkle_dsr40k: the file stem is the data_source
-VAL_NAME = "aime2024"
 
 
 def training_problems(

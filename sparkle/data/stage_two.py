@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from sparkle.data.names import AUG_VERSIONS, HARD_STEM, MIX_STEM, VARIANTS, aug_stem
 from sparkle.data.rl import data_source_name, rl_row, write_rl_files
 from sparkle.data.sources import (
     ANSWER_KEYS,
@@ -36,19 +37,9 @@ from sparkle.prompts import plain_prompt, pss_prompt
 
 log = get_logger(__name__)
 
-AUG_VERSIONS = ("all", "first_half")
-VARIANTS = ("aug", "hard", "mix")
 SHUFFLE_SEED = 10000
 DATA_SOURCE = data_source_name("hardmath")  # sparkle_hardmath
 REASONING_KEYS = ("CoT", "solution")
-
-
-def aug_stem(version: str) -> str:
-    return f"sparkle_hardmath_aug_{version}_train"
-
-
-HARD_STEM = "sparkle_hardmath_hard_train"
-MIX_STEM = "sparkle_hardmath_mix_train"
 
 
 def hard_problems(

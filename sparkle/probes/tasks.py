@@ -14,6 +14,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from sparkle.data.names import PREVIEW_FILE  # noqa: F401 (a local copy in $SPARKLE_DATA_DIR)
 from sparkle.data.probes import canonical_benchmark
 from sparkle.errors import SparkleError
 from sparkle.evaluate.tasks import DATA_DIR_ENV, pooled_accuracy  # noqa: F401 (the tasks' aggregation)
@@ -23,9 +24,6 @@ from sparkle.registry import BENCHMARKS
 from sparkle.samples import responses_of
 
 log = get_logger(__name__)
-
-# The file a local copy of sparkle_preview must have inside $SPARKLE_DATA_DIR (one row per subproblem).
-PREVIEW_FILE = "sparkle_preview.jsonl"
 
 
 def task_name(condition: str, benchmark: str, family: str = "sparkle") -> str:

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from sparkle.errors import SparkleError
+from sparkle.paths import shared_dir
 from sparkle.reward.extract import extract_with_rule
 from sparkle.reward.formats import format_ok, granular_format
 from sparkle.reward.grading import answers_match
@@ -48,7 +49,7 @@ FIELDS: tuple[str, ...] = (
 RULE_FIELD = "extract_rule"
 GRADER_ONLY = "train_correct|ref_extracted"
 REFERENCE_FILES: tuple[str, ...] = ("reward_reference.jsonl", "reward_fuzz_reference.jsonl")
-DEFAULT_BENCH = Path(__file__).resolve().parents[3] / "shared" / "bench"
+DEFAULT_BENCH = shared_dir() / "bench"
 TOLERANCE = 1e-6
 
 
