@@ -332,7 +332,7 @@ def matrix_cells(s: str) -> list[list[str]] | None:
 Check = tuple[tuple[str, str, str], ...]  # alternatives (gold, pred, tolerance side or "")
 
 
-def _fast(gold: str, pred: str) -> bool | None:
+def _fast(gold: str, pred: str, depth: int = 0) -> bool | None:
     """In-process verdict on one reading (decisive for math-verify), or None."""
     if gold.strip() == pred.strip():
         return True
@@ -344,7 +344,273 @@ def _fast(gold: str, pred: str) -> bool | None:
     decided = _mv_decide(gt_n or "", given_n or "")
     if decided is None:
         decided = numeric_verdict(gold, pred)
+    if decided is None:
+        for rule in RULES:
+            decided = rule(gold, pred)
+            if decided is not None:
+                return decided
+        if depth == 0:
+            g, p = _strip_common_unit(gold, pred)
+            if (g, p) != (gold, pred) and g and p:
+                return _fast(g, p, depth + 1)
+            return _one_sided_unit(gold, pred)
     return decided
+
+
+def _plain_items(s: str) -> set[Fraction] | None:
+    t = _light(s)
+    if "," not in t or any(ch in t for ch in "()[]{}") or _MV_THOUSANDS.fullmatch(t):
+        return None
+    items = set()
+    for part in t.split(","):
+        v = _mv_number(part, False)
+        if v is None or v[1]:  # decimals: math-verify rounds them, leave those lists to it
+            return None
+        items.add(v[0])
+    return items
+
+
+def _number_sets(gold: str, pred: str) -> bool | None:
+    """Unbracketed lists of integers / fractions (``2,16`` and ``16, 2``): math-verify reads sets."""
+    a, b = _plain_items(gold), _plain_items(pred)
+    if a is None or b is None:
+        return None
+    return a == b
+
+
+_CHOICE = re.compile(r"\\(?:text|textbf|mathrm|mathbf)\{\s*\(?([A-E])\)?\s*\}|\(?([A-E])\)?")
+
+
+def _choice_letters(gold: str, pred: str) -> bool | None:
+    """Multiple-choice letters (``\\text{(A)}`` and ``A``)."""
+    a, b = _CHOICE.fullmatch(_light(gold)), _CHOICE.fullmatch(_light(pred))
+    if (a is None) != (b is None) and evaluate_latex(pred if a else gold) is not None:
+        return False  # a letter against a number
+    if a is None or b is None:
+        return None
+    return (a.group(1) or a.group(2)) == (b.group(1) or b.group(2))
+
+
+_INTERVAL = re.compile(r"([\[(])(-?\\infty|[^,]+),(\\infty|[^,]+)([\])])")
+_INF = Fraction(10) ** 400
+
+
+def _endpoint(s: str) -> Fraction | None:
+    if s in ("\\infty", "-\\infty"):
+        return -_INF if s[0] == "-" else _INF
+    exact = plain_number(s)
+    if exact is not None:
+        return exact
+    if "." in s:
+        return None
+    v = evaluate_latex(s)  # \frac{64}{11}: exact enough at 1e-12 (differences below that are left alone)
+    if v is None or v[1] or abs(v[0]) > 1e12:
+        return None
+    return Fraction(round(v[0].real * 10**12), 10**12)
+
+
+def _union(s: str) -> list[tuple[Fraction, bool, Fraction, bool]] | None:
+    """A union of intervals with exact endpoints, merged into canonical form; None otherwise."""
+    parts = _light(s).replace("\\cup", "∪").split("∪")
+    if len(parts) > 20:
+        return None
+    spans = []
+    for part in parts:
+        m = _INTERVAL.fullmatch(part)
+        if m is None:
+            return None
+        lo, hi = _endpoint(m.group(2)), _endpoint(m.group(3))
+        if lo is None or hi is None:
+            return None
+        if lo > hi or (lo == hi and not (m.group(1) == "[" and m.group(4) == "]")):
+            continue  # empty, as sympy reads it
+        spans.append((lo, m.group(1) == "[", hi, m.group(4) == "]"))
+    if not spans:
+        return []
+    spans.sort(key=lambda x: (x[0], not x[1]))
+    merged = [spans[0]]
+    for lo, lc, hi, hc in spans[1:]:
+        plo, plc, phi, phc = merged[-1]
+        if lo < phi or (lo == phi and (lc or phc)):
+            if hi > phi or (hi == phi and hc):
+                merged[-1] = (plo, plc, hi, hc if hi > phi else (hc or phc))
+        else:
+            merged.append((lo, lc, hi, hc))
+    return merged
+
+
+def _interval_unions(gold: str, pred: str) -> bool | None:
+    """Unions of intervals (``(-5,-2] \\cup (-1,3]``), compared as the sets they are."""
+    if "\\cup" not in gold + pred and "\\infty" not in gold + pred:
+        return None
+    a, b = _union(gold), _union(pred)
+    if a is None or b is None:
+        return None
+    return a == b
+
+
+_BASE = re.compile(r"([0-9A-Z]+)_(?:\{([0-9]+)\}|([0-9]))")
+
+
+def _base_numbers(gold: str, pred: str) -> bool | None:
+    """Numbers written in a base (``4210_{5}``), compared digit by digit when the bases agree."""
+    a, b = _BASE.fullmatch(_light(gold)), _BASE.fullmatch(_light(pred))
+    if (a is None) != (b is None):  # a base number against a number of another value
+        m, other = (a, pred) if a else (b, gold)
+        v = evaluate_latex(other)
+        if m is not None and m.group(1).isdigit() and v is not None and v[0] != int(m.group(1)):
+            return False
+        return None
+    if a is None or b is None or (a.group(2) or a.group(3)) != (b.group(2) or b.group(3)):
+        return None
+    return a.group(1).lstrip("0") == b.group(1).lstrip("0")
+
+
+def _top_items(s: str) -> list[str]:
+    """``s`` split at its top-level commas."""
+    items, depth, start = [], 0, 0
+    for k, ch in enumerate(s):
+        if ch in "([{":
+            depth += 1
+        elif ch in ")]}":
+            depth -= 1
+        elif ch == "," and depth == 0:
+            items.append(s[start:k])
+            start = k + 1
+    items.append(s[start:])
+    return items
+
+
+_DEGREE = re.compile(r"\^\\circ$|\^\{\\circ\}$")
+
+
+def _value_list(s: str) -> list[complex] | None:
+    """The values of an unbracketed list of arithmetic items (``1 + i, 1 - i``), a single value as a list
+    of one; None when an item is outside the evaluator's grammar."""
+    t = _light(s)
+    if not t or len(t) > 400 or _MV_THOUSANDS.fullmatch(t):
+        return None
+    items = _top_items(t)
+    if len(items) > 1 and any(it[:1] in "([" and it[-1:] in ")]" for it in items):
+        return None  # a list of tuples / intervals
+    degrees = [bool(_DEGREE.search(it)) for it in items]
+    values = []
+    for item, deg in zip(items, degrees, strict=True):
+        v = evaluate_latex(_DEGREE.sub("", item) if deg else item)
+        if v is None:
+            return None
+        values.append((v[0], deg))
+    if any(d for _, d in values) and not all(d for _, d in values):
+        return None
+    return [v for v, _ in values]
+
+
+def _value_sets(gold: str, pred: str) -> bool | None:
+    """Lists of values (``3i,-3i`` and ``-3i, 3i``; ``0,-3`` and ``375``): math-verify reads sets."""
+    if "," not in gold + pred or "." in gold + pred:
+        return None
+    if bool(_DEGREE.search(_light(gold))) != bool(_DEGREE.search(_light(pred))):
+        return None
+    a, b = _value_list(gold), _value_list(pred)
+    if a is None or b is None:
+        return None
+
+    def covered(xs: list[complex], ys: list[complex], tol: float) -> bool:
+        return all(any(abs(x - y) <= tol * max(1.0, abs(x)) for y in ys) for x in xs)
+
+    if covered(a, b, 1e-11) and covered(b, a, 1e-11):
+        return True
+    if not covered(a, b, 1e-5) or not covered(b, a, 1e-5):
+        return False
+    return None
+
+
+_WORDS = re.compile(r"\\text\{\s*([A-Za-z][A-Za-z ]*?)\s*\}\.?")
+_ZERO_DENOMINATOR = re.compile(r"-?\\[dt]?frac(?:\{[^{}]*\}|[0-9])(?:\{0\}|0)")
+_ROUND_INTERVAL = re.compile(r"[\[(].*,.*[\])]")
+
+
+def _kinds(gold: str, pred: str) -> bool | None:
+    """Answers of different kinds math-verify never equates: a number or expression against an interval
+    with an infinite end or a union, a matrix, a word, or a division by zero; two different words."""
+    g, p = _light(gold), _light(pred)
+    wg, wp = _WORDS.fullmatch(g), _WORDS.fullmatch(p)
+    if wg and wp:
+        return wg.group(1).lower().replace(" ", "") == wp.group(1).lower().replace(" ", "")
+    for x, y, wx in ((g, p, wg), (p, g, wp)):
+        if _polynomial(y) is None:
+            continue
+        if wx and len(wx.group(1)) > 1:
+            return False
+        if _ZERO_DENOMINATOR.fullmatch(x):
+            return False
+        if matrix_cells(x) is not None:
+            return False
+        if _ROUND_INTERVAL.fullmatch(x) and ("\\infty" in x or "\\cup" in x):
+            return False
+    return None
+
+
+def _polynomial(s: str) -> complex | None:
+    v = evaluate_latex(s, _SAMPLE)
+    return None if v is None else v[0]
+
+
+_SAMPLE = {v: 0.5 + 0.37 * k for k, v in enumerate("abcdfghjklmnopqrstuvwxyz")}
+_EQUATION = re.compile(r"([A-Za-z](?:_\{?[0-9a-z]\}?)?)=([^=<>]+)")
+
+
+def _equations(gold: str, pred: str) -> bool | None:
+    """``y = 2x - 13`` against ``y = 2x - 11`` (same variable: the right sides decide), or ``k = 45``
+    against ``45`` (the right side against the number)."""
+    g, p = _light(gold), _light(pred)
+    mg, mp = _EQUATION.fullmatch(g), _EQUATION.fullmatch(p)
+    if mg and mp:
+        if mg.group(1) != mp.group(1):
+            return None
+        return _fast(mg.group(2), mp.group(2), 1)
+    if (mg is None) == (mp is None) or "=" in (g if mp else p):
+        return None
+    rhs, other = (mg.group(2), p) if mg else (mp.group(2), g)  # type: ignore[union-attr]
+    return False if _fast(rhs, other, 1) is False else None
+
+
+_UNIT_TAIL = re.compile(
+    r"(?:\\(?:text|mbox|mathrm)\{[^{}]*\}|\^\\circ|\^\{\\circ\})(?:\^[0-9]|\^\{[0-9]\})?$"
+)
+_APPROX = re.compile(r"^\\approx")
+
+
+def _one_sided_unit(gold: str, pred: str) -> bool | None:
+    """``15\\mbox{ cm}^2`` against ``9``: math-verify drops the unit, so clearly different numbers differ."""
+    g, p = _light(gold), _light(pred)
+    mg, mp = _UNIT_TAIL.search(g), _UNIT_TAIL.search(p)
+    if (mg is None) == (mp is None):
+        return None
+    if mg:
+        g = g[: mg.start()]
+    if mp:
+        p = p[: mp.start()]
+    x, y = evaluate_latex(g), evaluate_latex(p)
+    if x is None or y is None:
+        return None
+    return False if abs(x[0] - y[0]) > 1e-6 * max(1.0, abs(x[0])) else None
+
+
+RULES = (_number_sets, _value_sets, _choice_letters, _interval_unions, _base_numbers, _kinds, _equations)
+
+
+def _strip_common_unit(gold: str, pred: str) -> tuple[str, str]:
+    """Drop a unit (``\\text{ mph}``, ``\\mbox{ cm}^2``) or ``\\approx`` written the same on both sides."""
+    g, p = _light(gold), _light(pred)
+    if g.endswith(".") and p.endswith("."):
+        g, p = g[:-1], p[:-1]
+    mg, mp = _UNIT_TAIL.search(g), _UNIT_TAIL.search(p)
+    if mg and mp and mg.group(0) == mp.group(0):
+        g, p = g[: mg.start()], p[: mp.start()]
+    if _APPROX.match(g) and _APPROX.match(p):
+        g, p = g[7:], p[7:]
+    return g, p
 
 
 def _scalar(gold: str, pred: str) -> bool | Check:
@@ -392,8 +658,7 @@ def math_verify_equal(
             for g, p in zip(g_row, p_row, strict=True):
                 cell = _scalar(g, p)
                 if cell is False:
-                    checks = []
-                    break
+                    return False, False  # math-verify compares matrices cell by cell
                 if cell is not True:
                     checks.append(cell)
             else:
