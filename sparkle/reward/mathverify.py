@@ -182,15 +182,18 @@ def _mv_decide(gt_n: str, given_n: str) -> bool | None:
 
 
 _LIGHT = re.compile(r"\\left|\\right|\\!|\\,|\\;|\\:|\\ |\s|\$|~")
+_COMMAND_SPACE = re.compile(r"(\\[A-Za-z]+)\s+(?=[A-Za-z])")
 _DECIMAL = re.compile(r"(-?)([0-9]*)\.([0-9]+)")
-_SCIENTIFIC = re.compile(r"(-?)([0-9]+)(?:\.([0-9]+))?(?:\\times|\\cdot|\*|×)10\^(?:\{([-+]?[0-9]{1,3})\}|([0-9]))")
+_SCIENTIFIC = re.compile(r"(-?)([0-9]+)(?:\.([0-9]+))?(?:\\times|\\cdot|\*|×) ?10\^(?:\{([-+]?[0-9]{1,3})\}|([0-9]))")
 _E_NOTATION = re.compile(r"(-?)([0-9]+)(?:\.([0-9]+))?[eE]([-+]?[0-9]{1,3})")
 GOLD_STATED_DIGITS = 3  # significant digits that make a gold decimal a stated precision
 PRED_STATED_DIGITS = 4  # ... and a response decimal, against an exact gold
 
 
 def _light(s: str) -> str:
-    return _LIGHT.sub("", s)
+    """``s`` without spacing commands, ``\\left``/``\\right``, ``$`` and spaces (one space kept after a
+    command such as ``\\sqrt x``, where it separates the argument)."""
+    return _LIGHT.sub("", _COMMAND_SPACE.sub("\\1\x01", s)).replace("\x01", " ")
 
 
 def stated_number(s: str) -> tuple[Fraction, Fraction, int, bool] | None:
@@ -351,7 +354,7 @@ def _fast(gold: str, pred: str, depth: int = 0) -> bool | None:
                 return decided
         if depth == 0:
             g, p = _strip_common_unit(gold, pred)
-            if (g, p) != (gold, pred) and g and p:
+            if (g, p) != (_light(gold), _light(pred)) and g and p:
                 return _fast(g, p, depth + 1)
             return _one_sided_unit(gold, pred)
     return decided
@@ -411,7 +414,7 @@ def _endpoint(s: str) -> Fraction | None:
 
 def _union(s: str) -> list[tuple[Fraction, bool, Fraction, bool]] | None:
     """A union of intervals with exact endpoints, merged into canonical form; None otherwise."""
-    parts = _light(s).replace("\\cup", "∪").split("∪")
+    parts = [x.strip() for x in _light(s).replace("\\cup", "∪").split("∪")]
     if len(parts) > 20:
         return None
     spans = []
@@ -609,7 +612,7 @@ def _strip_common_unit(gold: str, pred: str) -> tuple[str, str]:
     if mg and mp and mg.group(0) == mp.group(0):
         g, p = g[: mg.start()], p[: mp.start()]
     if _APPROX.match(g) and _APPROX.match(p):
-        g, p = g[7:], p[7:]
+        g, p = g[7:].strip(), p[7:].strip()
     return g, p
 
 
