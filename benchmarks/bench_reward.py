@@ -170,7 +170,9 @@ def main() -> None:
     parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
     parser.add_argument("--limit", type=int, default=None, help="use the first N rows only")
     parser.add_argument("--timeout", type=float, default=2.0, help="time limit for the hostile inputs")
-    parser.add_argument("--runs", type=int, default=3, help="math_verify policy vs plain runs (median, spread)")
+    parser.add_argument(
+        "--runs", type=int, default=3, help="math_verify policy vs plain runs (median, spread)"
+    )
     parser.add_argument("--skip-processes", action="store_true", help="leave out the 2-process measurement")
     parser.add_argument("--skip-hostile", action="store_true", help="leave out the hostile inputs")
     args = parser.parse_args()

@@ -213,7 +213,8 @@ def test_safe_from_threads() -> None:
     def work(i: int) -> None:
         response, truth, expected = cases[i % len(cases)]
         # distinct strings per thread so the verdict cache does not answer for the workers
-        g = grade(response.replace("}", " }", 1) if i % 2 else response, truth, "train")
+        # a generous limit: waiting for one of the two workers counts against it
+        g = grade(response.replace("}", " }", 1) if i % 2 else response, truth, "train", timeout=60)
         with lock:
             results.append((g.correct, expected))
 

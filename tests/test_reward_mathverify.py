@@ -7,8 +7,8 @@ from __future__ import annotations
 import collections
 
 import pytest
-
 from mathverify_cases import CASES
+
 from sparkle.reward import grade
 from sparkle.reward.mathverify import (
     _fast,
@@ -35,7 +35,9 @@ def _plain(gold: str, response: str) -> bool:
 
 
 @pytest.mark.timeout(300)
-@pytest.mark.parametrize(("category", "gold", "response", "label", "why"), CASES, ids=[f"{c[0]}-{i}" for i, c in enumerate(CASES)])
+@pytest.mark.parametrize(
+    ("category", "gold", "response", "label", "why"), CASES, ids=[f"{c[0]}-{i}" for i, c in enumerate(CASES)]
+)
 def test_labelled_row(category: str, gold: str, response: str, label: bool, why: str) -> None:
     assert grade(response, gold, "math_verify", timeout=30).correct is label, why
 

@@ -102,7 +102,10 @@ class _Worker:
         """Wait for the boot signal (TimeoutError past ``deadline``; the worker is then still booting)."""
         if not self.ready:
             limit = time.monotonic() + BOOT_TIMEOUT
-            if _read_exact(self.proc.stdout.fileno(), 1, limit if deadline is None else min(deadline, limit)) != b"R":
+            if (
+                _read_exact(self.proc.stdout.fileno(), 1, limit if deadline is None else min(deadline, limit))
+                != b"R"
+            ):
                 raise WorkerError("worker failed to start")
             self.ready = True
 

@@ -105,6 +105,8 @@ _INLINE_MATH = re.compile(r"\$([^$]+)\$")
 def clean_answer(answer: str) -> str:
     """An answer as the policy reads it: a sentence cut to its mathematics, ``\\cfrac`` as ``\\frac``."""
     s = answer.replace("\\cfrac", "\\frac")
+    if len(s) > MAX_RULE_CHARS:
+        return s.strip()
     if "$" in s and re.search(r"[A-Za-z]{2,}\s+[A-Za-z]{2,}", s.replace("\\", " \\")):
         maths = _INLINE_MATH.findall(s)
         if maths:
@@ -184,7 +186,9 @@ def _mv_decide(gt_n: str, given_n: str) -> bool | None:
 _LIGHT = re.compile(r"\\left|\\right|\\!|\\,|\\;|\\:|\\ |\s|\$|~")
 _COMMAND_SPACE = re.compile(r"(\\[A-Za-z]+)\s+(?=[A-Za-z])")
 _DECIMAL = re.compile(r"(-?)([0-9]*)\.([0-9]+)")
-_SCIENTIFIC = re.compile(r"(-?)([0-9]+)(?:\.([0-9]+))?(?:\\times|\\cdot|\*|×) ?10\^(?:\{([-+]?[0-9]{1,3})\}|([0-9]))")
+_SCIENTIFIC = re.compile(
+    r"(-?)([0-9]+)(?:\.([0-9]+))?(?:\\times|\\cdot|\*|×) ?10\^(?:\{([-+]?[0-9]{1,3})\}|([0-9]))"
+)
 _E_NOTATION = re.compile(r"(-?)([0-9]+)(?:\.([0-9]+))?[eE]([-+]?[0-9]{1,3})")
 GOLD_STATED_DIGITS = 3  # significant digits that make a gold decimal a stated precision
 PRED_STATED_DIGITS = 4  # ... and a response decimal, against an exact gold
@@ -252,6 +256,8 @@ def _within(x: complex | Fraction, st: tuple[Fraction, Fraction, int, bool]) -> 
 
 def _tolerance_verdict(gold: str, pred: str) -> bool | None:
     """In-process verdict of the stated-precision rule, or None when it does not apply / needs sympy."""
+    if len(gold) > MAX_RULE_CHARS or len(pred) > MAX_RULE_CHARS:
+        return None
     tol = tolerance(gold, pred)
     if tol is None:
         return None
@@ -300,6 +306,8 @@ def _strip_percent(s: str) -> str | None:
 def variants(gold: str, pred: str) -> list[tuple[str, str]]:
     """The readings of (gold, pred) to compare; equal when any of them is."""
     out = [(gold, pred)]
+    if len(gold) > MAX_RULE_CHARS or len(pred) > MAX_RULE_CHARS:
+        return out
     g_pct, p_pct = _strip_percent(gold), _strip_percent(pred)
     if g_pct is not None and p_pct is not None:
         out.append((g_pct, p_pct))
@@ -335,10 +343,15 @@ def matrix_cells(s: str) -> list[list[str]] | None:
 Check = tuple[tuple[str, str, str], ...]  # alternatives (gold, pred, tolerance side or "")
 
 
+MAX_RULE_CHARS = 1000  # longer answers skip the in-process rules (math-verify decides, under the limit)
+
+
 def _fast(gold: str, pred: str, depth: int = 0) -> bool | None:
     """In-process verdict on one reading (decisive for math-verify), or None."""
     if gold.strip() == pred.strip():
         return True
+    if len(gold) > MAX_RULE_CHARS or len(pred) > MAX_RULE_CHARS:
+        return None
     gt_n, given_n = normalize_train(gold), normalize_train(pred)
     if gt_n and gt_n == given_n:
         return True
@@ -652,7 +665,8 @@ def math_verify_equal(
     given = policy_answer(given, response) or ""
     gt = clean_answer(gt)
     checks: list[Check] = []
-    g_cells, p_cells = matrix_cells(gt), matrix_cells(given)
+    long = len(gt) > MAX_RULE_CHARS or len(given) > MAX_RULE_CHARS
+    g_cells, p_cells = (None, None) if long else (matrix_cells(gt), matrix_cells(given))
     whole = _scalar(gt, given)
     if whole is True:
         return True, False
@@ -749,7 +763,9 @@ def _within_stated(gold: str, pred: str, side: str) -> bool:
     st = stated_number(stated)
     if st is None:
         return False
-    other_parsed = _parse_gold(other) if side == "pred" else parse(f"\\boxed{{{other}}}", math_verify_configs()[1])
+    other_parsed = (
+        _parse_gold(other) if side == "pred" else parse(f"\\boxed{{{other}}}", math_verify_configs()[1])
+    )
     value = _numeric_value(other_parsed)
     return value is not None and _within(value, st)
 
