@@ -196,7 +196,7 @@ def test_a_broken_pipe_watch_is_a_worker_failure_not_an_exception() -> None:
 
 @pytest.mark.timeout(60)
 def test_known_hostile_answer_reports_a_timeout() -> None:
-    g = grade("\\boxed{9**9**9**9}", "3", "train", timeout=0.5)
+    g = grade("\\boxed{100000000!}", "3", "train", timeout=0.5)  # seconds of work for sympy
     assert (g.correct, g.timed_out) == (False, True)
 
 

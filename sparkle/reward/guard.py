@@ -114,7 +114,7 @@ class _Worker:
         try:
             self.proc.stdin.write(_HEADER.pack(len(payload)) + payload)
             self.proc.stdin.flush()
-        except (BrokenPipeError, OSError) as e:
+        except (OSError, ValueError) as e:  # ValueError: the pipe object is already closed
             raise WorkerError(f"worker pipe broken: {e}") from e
         fd = self.proc.stdout.fileno()
         (size,) = _HEADER.unpack(_read_exact(fd, _HEADER.size, deadline))
@@ -256,8 +256,8 @@ class GuardedPool:
             worker.kill()
             self._release(None)
             return default, True
-        except (WorkerError, EOFError, pickle.UnpicklingError) as e:
-            self.stats.crashes += 1
+        except (WorkerError, EOFError, pickle.UnpicklingError, OSError, ValueError) as e:
+            self.stats.crashes += 1  # any failure to talk to the worker is the worker's failure
             log.debug("%s crashed in its worker: %s", name, e)
             worker.kill()
             self._release(None)
