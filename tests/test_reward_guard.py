@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from sparkle.reward import grade
-from sparkle.reward.guard import GuardedPool
+from sparkle.reward.guard import GuardedPool, shared_deadline
 
 
 @pytest.fixture(scope="module")
@@ -150,7 +150,7 @@ import os, resource, sys
 soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
 resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, 4096), hard))
 filler = [os.open(os.devnull, os.O_RDONLY) for _ in range(1100)]  # push new pipes above fd 1024
-from sparkle.reward.guard import GuardedPool
+from sparkle.reward.guard import GuardedPool, shared_deadline
 p = GuardedPool(workers=1)
 w = p._spawn()
 p._idle.append(w)
@@ -258,3 +258,13 @@ def _alive(pid: int) -> bool:
     except OSError:
         return False
     return "zombie" not in status.lower()
+
+
+@pytest.mark.timeout(60)
+def test_a_shared_deadline_bounds_several_calls(pool: GuardedPool) -> None:
+    start = time.monotonic()
+    with shared_deadline(1.0):
+        results = [pool.call("sleep_worker", (30,), timeout=1.0) for _ in range(3)]
+    assert results == [(False, True)] * 3
+    assert time.monotonic() - start < 1.0 + 2.0  # one limit in all (not three), with slack for the kills
+    assert pool.call("echo_worker", ("z",)) == ("z", False)  # outside the block: the call's own limit
