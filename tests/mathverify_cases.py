@@ -96,6 +96,8 @@ CASES: list[tuple[str, str, str, bool, str]] = [
     ),
     ("sentence", "\\frac{1}{4}", "\\boxed{The probability is $\\frac{1}{3}$.}", False, "wrong fraction"),
     ("sentence", "x \\neq 5", B + "\\boxed{The solution is $x \\neq 6$}", False, "wrong value"),
+    ("sentence", "1, 2", B + "\\boxed{The roots are $1$ and $2$.}", True, "two roots in one sentence"),
+    ("sentence", "1, 3", B + "\\boxed{The roots are $1$ and $2$.}", False, "one root wrong"),
     ("sentence", "\\text{even}", B + "\\boxed{\\text{even}}", True, "a word answer stays a word"),
     ("sentence", "\\text{even}", B + "\\boxed{\\text{odd}}", False, "different word"),
     # ---- matrices with decimals against exact fractions ---------------------------------------------

@@ -129,6 +129,7 @@ def test_boxed_run_reads_adjacent_boxes_only() -> None:
         ("The solution is $x \\neq 5$", "x \\neq 5"),
         ("\\text{The solution is } x \\neq 5", "x \\neq 5"),
         ("The answer is 12", "12"),
+        ("The roots are $1$ and $2$", "1, 2"),
         ("Answer: 7", "7"),
         ("\\cfrac{1}{2}", "\\frac{1}{2}"),
         ("\\text{even}", "\\text{even}"),
