@@ -54,8 +54,12 @@ def test_a_crashed_worker_counts_as_not_equal(pool: GuardedPool) -> None:
     while pool._busy == 0 and time.monotonic() < deadline:
         time.sleep(0.01)
     time.sleep(0.3)
+    from sparkle.reward.guard import _all_pools
+
     busy = {int(p) for p in os.listdir("/proc") if p.isdigit()} & _children()
     victims = busy - _worker_pids(pool)
+    for other in _all_pools:  # leave the process-wide pool's workers alone
+        victims -= _worker_pids(other)
     assert victims, "no busy worker found"
     for pid in victims:
         os.kill(pid, signal.SIGKILL)
@@ -268,3 +272,17 @@ def test_a_shared_deadline_bounds_several_calls(pool: GuardedPool) -> None:
     assert results == [(False, True)] * 3
     assert time.monotonic() - start < 1.0 + 2.0  # one limit in all (not three), with slack for the kills
     assert pool.call("echo_worker", ("z",)) == ("z", False)  # outside the block: the call's own limit
+
+
+@pytest.mark.timeout(60)
+def test_a_worker_that_died_while_idle_is_replaced_for_the_same_call() -> None:
+    p = GuardedPool(workers=1)
+    try:
+        p.prestart()
+        idle = p._idle[0]
+        idle.proc.kill()
+        idle.proc.wait(10)
+        assert p.call("echo_worker", ("still",), timeout=60) == ("still", False)
+        assert p.stats.crashes == 1  # counted, but the call was answered by another worker
+    finally:
+        p.close()

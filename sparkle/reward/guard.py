@@ -68,6 +68,10 @@ class WorkerError(RuntimeError):
     """A worker died or answered garbage (counted as a crash; the call reports "not equal")."""
 
 
+class WorkerGone(WorkerError):
+    """The worker had died before it got the request (e.g. killed while idle): the call tries another."""
+
+
 def _wait_readable(fd: int, deadline: float) -> None:
     """Block until ``fd`` is readable (or closed) or ``deadline`` passes (TimeoutError).
 
@@ -133,11 +137,13 @@ class _Worker:
 
     def call(self, name: str, args: tuple, deadline: float) -> Any:
         payload = pickle.dumps((name, args), protocol=pickle.HIGHEST_PROTOCOL)
+        if self.proc.poll() is not None:
+            raise WorkerGone(f"worker exited with {self.proc.returncode}")
         try:
             self.proc.stdin.write(_HEADER.pack(len(payload)) + payload)
             self.proc.stdin.flush()
         except (OSError, ValueError) as e:  # ValueError: the pipe object is already closed
-            raise WorkerError(f"worker pipe broken: {e}") from e
+            raise WorkerGone(f"worker pipe broken: {e}") from e
         fd = self.proc.stdout.fileno()
         (size,) = _HEADER.unpack(_read_exact(fd, _HEADER.size, deadline))
         status, value = pickle.loads(_read_exact(fd, size, deadline))
@@ -243,6 +249,16 @@ class GuardedPool:
             deadline = min(deadline, shared)
         self._check_fork()
         self.stats.calls += 1
+        for attempt in range(3):
+            result = self._attempt(name, args, deadline, timeout, default, retry=attempt < 2)
+            if result is not None:
+                return result
+        return default, False
+
+    def _attempt(
+        self, name: str, args: tuple, deadline: float, timeout: float, default: Any, retry: bool
+    ) -> tuple[Any, bool] | None:
+        """One try of ``call``; None when the worker turned out dead before it got the request."""
         try:
             worker = self._acquire(deadline)
         except TimeoutError:
@@ -281,6 +297,14 @@ class GuardedPool:
             worker.kill()
             self._release(None)
             return default, True
+        except WorkerGone as e:
+            self.stats.crashes += 1
+            log.debug("a reward worker had died while idle: %s", e)
+            worker.kill()
+            self._release(None)
+            if retry:
+                return None
+            return default, False
         except (WorkerError, EOFError, pickle.UnpicklingError, OSError, ValueError) as e:
             self.stats.crashes += 1  # any failure to talk to the worker is the worker's failure
             log.debug("%s crashed in its worker: %s", name, e)
