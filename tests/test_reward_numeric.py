@@ -7,8 +7,8 @@ import math
 
 import pytest
 
+from sparkle.reward.mathverify import math_verify_worker
 from sparkle.reward.numeric import evaluate_latex, numeric_verdict
-from sparkle.reward.symbolic import math_verify_worker
 
 VALUES = [
     ("11 \\sqrt{5} + 11", 11 * math.sqrt(5) + 11),

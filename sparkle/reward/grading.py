@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from fractions import Fraction
 
 from sparkle.errors import SparkleError
 from sparkle.reward.extract import extract_answer, strip_ground_truth
 from sparkle.reward.guard import GuardedPool, default_pool
+from sparkle.reward.mathverify import math_verify_equal
 from sparkle.reward.normalize import (
     fallback_key,
     math_strings_equal,
@@ -20,7 +20,7 @@ from sparkle.reward.normalize import (
     str_is_int,
     strip_proper_commas,
 )
-from sparkle.reward.numeric import clearly_different, numeric_verdict
+from sparkle.reward.numeric import clearly_different
 from sparkle.reward.symbolic import (
     guard_allows,
     parse_surely_raises,
@@ -168,88 +168,6 @@ def eval_equal(given: str | None, gt: str, timeout: float | None = None, pool: G
     if math_strings_equal(given, gt):
         return True, False
     return _prm_equal(given, gt, timeout, pool)
-
-
-_MV_INT = re.compile(r"-?[0-9]{1,40}")
-_MV_THOUSANDS = re.compile(r"-?[1-9][0-9]{0,2}(?:,[0-9]{3}){1,12}")
-
-
-def _mv_number(s: str, allow_commas: bool) -> tuple[Fraction, bool] | None:
-    """(value, written as a decimal) of a number math-verify reads unambiguously, else None."""
-    if allow_commas and _MV_THOUSANDS.fullmatch(s):
-        return Fraction(int(s.replace(",", ""))), False
-    if _MV_INT.fullmatch(s):
-        return Fraction(int(s)), False  # leading zeros ("025") read as the integer
-    value = plain_number(s)
-    if value is None:
-        return None
-    return value, "." in s
-
-
-def _mv_numbers(s: str) -> tuple[str, list[tuple[Fraction, bool]]] | None:
-    """A plain number, or a bracketed tuple/interval of plain numbers, as exact values."""
-    if not s:
-        return None
-    if len(s) > 2 and s[0] in "([" and s[-1] in ")]":
-        parts, shape, commas = s[1:-1].split(","), s[0] + s[-1], False
-    else:
-        parts, shape, commas = [s], "", True
-    values = []
-    for part in parts:
-        v = _mv_number(part, commas)
-        if v is None:
-            return None
-        values.append(v)
-    return shape, values
-
-
-def _mv_decide(gt_n: str, given_n: str) -> bool | None:
-    """math-verify's verdict on plain numbers (or tuples of them) decided exactly, or None.
-
-    Rationals compare exactly; when a decimal is involved math-verify compares values rounded to six
-    decimals, so an exact tie is equal, a gap above 2e-6 is unequal, and anything in between is left
-    to math-verify itself.
-    """
-    a, b = _mv_numbers(gt_n), _mv_numbers(given_n)
-    if a is None or b is None or a[0] != b[0] or len(a[1]) != len(b[1]):
-        return None
-    verdict = True
-    for (x, x_dec), (y, y_dec) in zip(a[1], b[1], strict=True):
-        if x == y:
-            continue
-        if not (x_dec or y_dec) or abs(x - y) > Fraction(2, 10**6):
-            verdict = False
-            continue
-        return None
-    return verdict
-
-
-def math_verify_equal(
-    given: str | None,
-    gt: str,
-    response: str | None = None,
-    timeout: float | None = None,
-    pool: GuardedPool | None = None,
-):
-    """math-verify's verdict behind a fast string path; with no SPARKLE answer, math-verify extracts itself.
-
-    In-process shortcuts, decisive for math-verify too: identical normalised strings, and plain numbers
-    (or same-bracket tuples of them) compared as math-verify compares them (``_mv_decide``).
-    """
-    if given is None:
-        if not response:
-            return False, False
-        return _guarded("math_verify_worker", (gt, None, response), timeout, pool)
-    gt_n, given_n = normalize_train(gt), normalize_train(given)
-    if gt_n and gt_n == given_n:
-        return True, False
-    if "%" not in gt and "%" not in given:
-        decided = _mv_decide(gt_n or "", given_n or "")
-        if decided is None:
-            decided = numeric_verdict(gt, given)
-        if decided is not None:
-            return decided, False
-    return _guarded("math_verify_worker", (gt, given, None), timeout, pool)
 
 
 def ground_truths(ground_truth: object) -> list:

@@ -7,11 +7,19 @@ that overruns is killed and replaced by a standby worker that is already booted,
 not pay the start-up (about 0.5 s of sympy imports); the overrun counts as "not equal" plus a counter,
 never an exception or a hang. Workers exit with their parent (EOF on stdin, or a parent-pid watchdog)
 and are killed at interpreter exit.
+
+The time limit of a call counts from the moment it is made: waiting for a free worker and, on a cold
+process, waiting for a worker to finish booting are part of it. A call that runs out of time while its
+worker is still booting leaves that worker alive (it is computing nothing) for the next call. Pipes are
+watched with ``select.poll`` (no limit on descriptor numbers, unlike ``select.select``); any failure of
+the poller counts as a worker failure.
 """
 
 from __future__ import annotations
 
 import atexit
+import contextlib
+import contextvars
 import os
 import pickle
 import select
@@ -36,21 +44,62 @@ _HEADER = struct.Struct("<I")
 _PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])
 
 
+# The deadline (time.monotonic()) shared by every guarded call inside one ``shared_deadline`` block.
+_SHARED_DEADLINE: contextvars.ContextVar[float | None] = contextvars.ContextVar(
+    "sparkle_deadline", default=None
+)
+
+
+@contextlib.contextmanager
+def shared_deadline(timeout: float | None):
+    """Give every guarded call made inside the block one common deadline, ``timeout`` seconds from now,
+    so that a grading that needs several symbolic comparisons (several ground truths, the elements of a
+    tuple) still answers within ``timeout`` (plus the overhead) in all. ``None``: the default limit."""
+    outer = _SHARED_DEADLINE.get()
+    mine = time.monotonic() + (DEFAULT_TIMEOUT if timeout is None else max(0.0, float(timeout)))
+    token = _SHARED_DEADLINE.set(mine if outer is None else min(outer, mine))
+    try:
+        yield
+    finally:
+        _SHARED_DEADLINE.reset(token)
+
+
 class WorkerError(RuntimeError):
     """A worker died or answered garbage (counted as a crash; the call reports "not equal")."""
+
+
+class WorkerGone(WorkerError):
+    """The worker had died before it got the request (e.g. killed while idle): the call tries another."""
+
+
+def _wait_readable(fd: int, deadline: float) -> None:
+    """Block until ``fd`` is readable (or closed) or ``deadline`` passes (TimeoutError).
+
+    ``poll`` works for any descriptor number; a poller failure is reported as a WorkerError."""
+    try:
+        poller = select.poll()
+        poller.register(fd, select.POLLIN | select.POLLHUP | select.POLLERR)
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError
+            if poller.poll(max(1, int(remaining * 1000 + 0.999))):
+                return
+    except TimeoutError:
+        raise
+    except (OSError, ValueError, OverflowError) as e:
+        raise WorkerError(f"cannot watch the worker pipe (fd {fd}): {e}") from e
 
 
 def _read_exact(fd: int, n: int, deadline: float | None) -> bytes:
     chunks, got = [], 0
     while got < n:
         if deadline is not None:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise TimeoutError
-            ready, _, _ = select.select([fd], [], [], remaining)
-            if not ready:
-                raise TimeoutError
-        chunk = os.read(fd, n - got)
+            _wait_readable(fd, deadline)
+        try:
+            chunk = os.read(fd, n - got)
+        except OSError as e:
+            raise WorkerError(f"cannot read the worker pipe: {e}") from e
         if not chunk:
             raise WorkerError("worker closed its pipe")
         chunks.append(chunk)
@@ -75,21 +124,26 @@ class _Worker:
         )
         self.ready = False
 
-    def wait_ready(self) -> None:
+    def wait_ready(self, deadline: float | None = None) -> None:
+        """Wait for the boot signal (TimeoutError past ``deadline``; the worker is then still booting)."""
         if not self.ready:
-            if _read_exact(self.proc.stdout.fileno(), 1, time.monotonic() + BOOT_TIMEOUT) != b"R":
+            limit = time.monotonic() + BOOT_TIMEOUT
+            if (
+                _read_exact(self.proc.stdout.fileno(), 1, limit if deadline is None else min(deadline, limit))
+                != b"R"
+            ):
                 raise WorkerError("worker failed to start")
             self.ready = True
 
-    def call(self, name: str, args: tuple, timeout: float) -> Any:
-        self.wait_ready()
+    def call(self, name: str, args: tuple, deadline: float) -> Any:
         payload = pickle.dumps((name, args), protocol=pickle.HIGHEST_PROTOCOL)
+        if self.proc.poll() is not None:
+            raise WorkerGone(f"worker exited with {self.proc.returncode}")
         try:
             self.proc.stdin.write(_HEADER.pack(len(payload)) + payload)
             self.proc.stdin.flush()
-        except (BrokenPipeError, OSError) as e:
-            raise WorkerError(f"worker pipe broken: {e}") from e
-        deadline = time.monotonic() + timeout
+        except (OSError, ValueError) as e:  # ValueError: the pipe object is already closed
+            raise WorkerGone(f"worker pipe broken: {e}") from e
         fd = self.proc.stdout.fileno()
         (size,) = _HEADER.unpack(_read_exact(fd, _HEADER.size, deadline))
         status, value = pickle.loads(_read_exact(fd, size, deadline))
@@ -144,10 +198,13 @@ class GuardedPool:
             self._idle, self._standby, self._busy, self._pid = [], None, 0, os.getpid()
             self._cond = threading.Condition()
 
-    def _acquire(self) -> _Worker:
+    def _acquire(self, deadline: float) -> _Worker:
         with self._cond:
             while not self._idle and self._busy >= self.workers:
-                self._cond.wait()
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise TimeoutError
+                self._cond.wait(remaining)
             self._busy += 1
             if self._idle:
                 return self._idle.pop()
@@ -178,22 +235,57 @@ class GuardedPool:
     def call(
         self, name: str, args: tuple, timeout: float | None = None, default: Any = False
     ) -> tuple[Any, bool]:
-        """Run ``sparkle.reward.symbolic.<name>(*args)`` in a worker under ``timeout`` seconds.
+        """Run the worker function ``name`` (see ``sparkle.reward.worker.FUNCTIONS``) on ``args`` in a worker,
+        answering within ``timeout`` seconds of this call (waiting for a worker included).
 
         Returns ``(value, False)``, or ``(default, True)`` when the worker overran (it is then killed
         and replaced), or ``(default, False)`` when the worker crashed.
         """
+        start = time.monotonic()
         timeout = DEFAULT_TIMEOUT if timeout is None else float(timeout)
+        deadline = start + max(0.0, timeout)
+        shared = _SHARED_DEADLINE.get()
+        if shared is not None:
+            deadline = min(deadline, shared)
         self._check_fork()
         self.stats.calls += 1
+        for attempt in range(3):
+            result = self._attempt(name, args, deadline, timeout, default, retry=attempt < 2)
+            if result is not None:
+                return result
+        return default, False
+
+    def _attempt(
+        self, name: str, args: tuple, deadline: float, timeout: float, default: Any, retry: bool
+    ) -> tuple[Any, bool] | None:
+        """One try of ``call``; None when the worker turned out dead before it got the request."""
         try:
-            worker = self._acquire()
+            worker = self._acquire(deadline)
+        except TimeoutError:
+            self.stats.timeouts += 1
+            return default, True
         except OSError as e:
             self.stats.crashes += 1
             log.warning("cannot start a reward worker: %s", e)
             return default, False
         try:
-            value = worker.call(name, args, timeout)
+            worker.wait_ready(deadline)
+        except TimeoutError:  # still booting: nothing hostile runs in it, keep it for the next call
+            self.stats.timeouts += 1
+            self._release(worker)
+            return default, True
+        except (WorkerError, EOFError) as e:
+            self.stats.crashes += 1
+            log.warning("a reward worker failed to start: %s", e)
+            worker.kill()
+            self._release(None)
+            return default, False
+        except BaseException:
+            worker.kill()
+            self._release(None)
+            raise
+        try:
+            value = worker.call(name, args, deadline)
         except TimeoutError:
             self.stats.timeouts += 1
             log.debug(
@@ -205,8 +297,16 @@ class GuardedPool:
             worker.kill()
             self._release(None)
             return default, True
-        except (WorkerError, EOFError, pickle.UnpicklingError) as e:
+        except WorkerGone as e:
             self.stats.crashes += 1
+            log.debug("a reward worker had died while idle: %s", e)
+            worker.kill()
+            self._release(None)
+            if retry:
+                return None
+            return default, False
+        except (WorkerError, EOFError, pickle.UnpicklingError, OSError, ValueError) as e:
+            self.stats.crashes += 1  # any failure to talk to the worker is the worker's failure
             log.debug("%s crashed in its worker: %s", name, e)
             worker.kill()
             self._release(None)
@@ -217,6 +317,19 @@ class GuardedPool:
             raise
         self._release(worker)
         return value, False
+
+    def start_early(self) -> None:
+        """Spawn an idle worker and the standby now without waiting for them to boot (a no-op when the
+        pool already has workers), so that a cold process's first guarded call finds them (nearly) ready."""
+        self._check_fork()
+        with self._cond:
+            if self._idle or self._busy or self._standby is not None:
+                return
+            try:
+                self._idle.append(self._spawn())
+                self._standby = self._spawn()
+            except OSError as e:
+                log.warning("cannot start a reward worker: %s", e)
 
     def prestart(self) -> None:
         """Boot an idle worker and the standby now, so that no later call waits for the imports."""

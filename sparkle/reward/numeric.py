@@ -18,7 +18,14 @@ MAX_EXPONENT = 64.0
 
 _DROP = re.compile(r"\\left|\\right|\\!|\\,|\\;|\\:|\\ |~|\\displaystyle")
 _TOKEN = re.compile(
-    r"\s*(?:(\d+(?:\.\d+)?|\.\d+)|(\\frac|\\dfrac|\\tfrac|\\sqrt|\\pi|\\cdot|\\times)|([-+*^(){}\[\]i]))"
+    r"\s*(?:(\d+(?:\.\d+)?|\.\d+)|(\\frac|\\dfrac|\\tfrac|\\sqrt|\\pi|\\cdot|\\times)|([-+*^(){}\[\]i])|([a-df-hj-z]))"
+)
+# Letters read as variables (never e or i, which math-verify reads as constants), and the values they take
+# at the sample points of ``numeric_verdict``.
+VARIABLES = "abcdfghjklmnopqrstuvwxyz"
+_SAMPLES = tuple(
+    {v: 0.5 + ((k + 1) * 0.7548776662 + (n + 1) * 0.5698402910) % 1.7 for n, v in enumerate(VARIABLES)}
+    for k in range(3)
 )
 
 
@@ -36,7 +43,9 @@ def _tokens(text: str) -> list[tuple[str, str]]:
                 break
             raise _Refuse
         pos = m.end()
-        if m.group(1) is not None:
+        if m.group(4) is not None:
+            out.append(("var", m.group(4)))
+        elif m.group(1) is not None:
             out.append(("num", m.group(1)))
         elif m.group(2) is not None:
             cmd = m.group(2)
@@ -48,11 +57,19 @@ def _tokens(text: str) -> list[tuple[str, str]]:
 
 
 class _Parser:
-    def __init__(self, tokens: list[tuple[str, str]]) -> None:
+    def __init__(self, tokens: list[tuple[str, str]], env: dict[str, float] | None = None) -> None:
         self.t = tokens
         self.i = 0
         self.depth = 0
         self.imaginary = False
+        self.env = env
+        self.variables: set[str] = set()
+
+    def variable(self, name: str) -> complex:
+        if self.env is None:
+            raise _Refuse
+        self.variables.add(name)
+        return complex(self.env[name])
 
     def peek(self) -> tuple[str, str] | None:
         return self.t[self.i] if self.i < len(self.t) else None
@@ -81,7 +98,7 @@ class _Parser:
 
     def _starts_primary(self, tok: tuple[str, str] | None) -> bool:
         return tok is not None and (
-            tok[0] in ("num", "cmd") or tok in (("op", "("), ("op", "{"), ("op", "i"))
+            tok[0] in ("num", "cmd", "var") or tok in (("op", "("), ("op", "{"), ("op", "i"))
         )
 
     def term(self) -> complex:
@@ -143,6 +160,9 @@ class _Parser:
         if tok is not None and tok[0] == "num" and len(tok[1]) == 1:
             self.i += 1
             return complex(int(tok[1]))
+        if tok is not None and tok[0] == "var":
+            self.i += 1
+            return self.variable(tok[1])
         raise _Refuse
 
     def primary(self) -> complex:
@@ -153,6 +173,9 @@ class _Parser:
         if kind == "num":
             self.i += 1
             return complex(float(value))
+        if kind == "var":
+            self.i += 1
+            return self.variable(value)
         if tok in (("op", "("), ("op", "{")):
             self.i += 1
             inner = self.expr()
@@ -194,13 +217,15 @@ class _Parser:
         raise _Refuse
 
 
-def evaluate_latex(text: str) -> tuple[complex, bool] | None:
-    """(value, uses i) of a plain LaTeX arithmetic expression, or None when it is outside the grammar."""
+def evaluate_latex(text: str, env: dict[str, float] | None = None) -> tuple[complex, bool] | None:
+    """(value, uses i) of a plain LaTeX arithmetic expression, or None when it is outside the grammar.
+
+    Lower-case letters other than e and i are variables taking their value from ``env`` (refused without)."""
     text = text.strip().strip("$").strip()
     if not text or len(text) > MAX_CHARS:
         return None
     try:
-        parser = _Parser(_tokens(text))
+        parser = _Parser(_tokens(text), env)
         value = parser.expr()
         if parser.peek() is not None:
             return None
@@ -253,7 +278,11 @@ def numeric_verdict(gold: str, pred: str) -> bool | None:
     for x_text, y_text in zip(a[1], b[1], strict=True):
         x, y = evaluate_latex(x_text), evaluate_latex(y_text)
         if x is None or y is None:
-            return None
+            item = _polynomial_verdict(x_text, y_text)
+            if item is None:
+                return None
+            verdict = verdict and item
+            continue
         (vx, ix), (vy, iy) = x, y
         diff, scale = abs(vx - vy), max(1.0, abs(vx), abs(vy))
         if diff > max(2e-6, 1e-9 * scale):
@@ -263,6 +292,23 @@ def numeric_verdict(gold: str, pred: str) -> bool | None:
         else:
             return None
     return verdict
+
+
+def _polynomial_verdict(x_text: str, y_text: str) -> bool | None:
+    """Two expressions in variables (``15x - 80``, ``(t-11)(t+11)``) compared at three sample points:
+    unequal when they clearly differ at one, equal when they agree at all (no decimals, no ``i``)."""
+    agree = True
+    for env in _SAMPLES:
+        x, y = evaluate_latex(x_text, env), evaluate_latex(y_text, env)
+        if x is None or y is None:
+            return None
+        (vx, ix), (vy, iy) = x, y
+        diff, scale = abs(vx - vy), max(1.0, abs(vx), abs(vy))
+        if diff > max(1e-6, 1e-7 * scale):
+            return False
+        if not (diff <= 1e-10 * scale and scale <= 1e9 and not (ix or iy)):
+            agree = False
+    return True if agree and "." not in x_text + y_text else None
 
 
 # ---- normalised-text arithmetic (the train grader's sympy input), for a sound "not equal" shortcut ----

@@ -113,37 +113,6 @@ def sympy_equal_worker(gt: str, given: str, if_raised: bool = False) -> bool:
         return if_raised
 
 
-def math_verify_configs():
-    """math-verify's extraction settings: the gold in ``$...$``; the prediction with ``\\boxed`` first."""
-    from math_verify.parser import ExprExtractionConfig, LatexExtractionConfig
-
-    gold = [LatexExtractionConfig(), ExprExtractionConfig()]
-    pred = [LatexExtractionConfig(boxed_match_priority=0), ExprExtractionConfig()]
-    return gold, pred
-
-
-_GOLD_CACHE: dict[str, object] = {}
-
-
-def math_verify_worker(gold: str, pred: str | None, response: str | None) -> bool:
-    """math-verify's verdict: the gold against the extracted answer, or against the whole response."""
-    from math_verify import parse, verify
-
-    gold_config, pred_config = math_verify_configs()
-    try:
-        gold_parsed = _GOLD_CACHE.get(gold)
-        if gold_parsed is None:
-            gold_parsed = parse(f"${gold}$", gold_config, parsing_timeout=None)
-            if len(_GOLD_CACHE) > 4096:
-                _GOLD_CACHE.clear()
-            _GOLD_CACHE[gold] = gold_parsed
-        text = f"\\boxed{{{pred}}}" if pred is not None else (response or "")
-        pred_parsed = parse(text, pred_config, parsing_timeout=None)
-        return bool(verify(gold_parsed, pred_parsed, timeout_seconds=None))
-    except Exception:
-        return False
-
-
 def warm_worker() -> bool:
     """Import sympy and run one parse + simplify, so a worker's first real comparison is not the slow one
     (math-verify loads on its first use)."""

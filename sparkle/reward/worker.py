@@ -1,5 +1,5 @@
-"""The guarded worker process (``python -m sparkle.reward.worker PARENT_PID``): runs named functions of
-``sparkle.reward.symbolic`` for its parent over stdin/stdout, one request at a time."""
+"""The guarded worker process (``python -m sparkle.reward.worker PARENT_PID``): runs the named functions
+of ``FUNCTIONS`` for its parent over stdin/stdout, one request at a time."""
 
 from __future__ import annotations
 
@@ -11,7 +11,15 @@ import threading
 import time
 
 _HEADER = struct.Struct("<I")
-ALLOWED = ("sympy_equal_worker", "math_verify_worker", "sleep_worker", "echo_worker")
+# worker function name -> the module that defines it
+FUNCTIONS = {
+    "sympy_equal_worker": "sparkle.reward.symbolic",
+    "sleep_worker": "sparkle.reward.symbolic",
+    "echo_worker": "sparkle.reward.symbolic",
+    "math_verify_worker": "sparkle.reward.mathverify",
+    "math_verify_any_worker": "sparkle.reward.mathverify",
+}
+ALLOWED = tuple(FUNCTIONS)
 
 
 def _watch_parent(parent: int) -> None:
@@ -43,12 +51,17 @@ def main() -> None:
         except (ImportError, ValueError, OSError):
             pass
     sys.setrecursionlimit(10_000)
-    from sparkle.reward import symbolic
+    import importlib
+
+    from sparkle.reward import mathverify, symbolic
 
     symbolic.warm_worker()
     stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
     stdout.write(b"R")
     stdout.flush()
+    # math-verify (and its LaTeX parser) loads while the worker waits for its first request; a request
+    # that needs it meanwhile waits on the import lock, inside its own time limit
+    mathverify.start_warming()
     while True:
         header = _read_exact(stdin, _HEADER.size)
         if header is None:
@@ -60,7 +73,7 @@ def main() -> None:
             name, args = pickle.loads(payload)
             if name not in ALLOWED:
                 raise ValueError(f"not a worker function: {name}")
-            reply = ("ok", getattr(symbolic, name)(*args))
+            reply = ("ok", getattr(importlib.import_module(FUNCTIONS[name]), name)(*args))
         except BaseException as e:  # noqa: BLE001 - report everything to the parent, keep serving
             reply = ("err", f"{type(e).__name__}: {e}"[:1000])
         out = pickle.dumps(reply, protocol=pickle.HIGHEST_PROTOCOL)
