@@ -460,7 +460,7 @@ def test_ctrl_c_stops_score_and_its_workers(tmp_path: Path) -> None:
     traceback, no output, and no worker left running."""
     rows = [
         {"response": f"<think>x</think> \\boxed{{\\frac{{{i}}}{{{i + 1}}}}}", "ground_truth": f"{i}/{i + 2}"}
-        for i in range(20000)
+        for i in range(100000)
     ]
     src, out = _jsonl(tmp_path / "in.jsonl", rows), tmp_path / "out.jsonl"
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
@@ -471,14 +471,17 @@ def test_ctrl_c_stops_score_and_its_workers(tmp_path: Path) -> None:
         stdout=subprocess.DEVNULL,
         text=True,
     )
-    time.sleep(8)
-    children = [  # the scoring workers (multiprocessing's resource tracker ends on its own, later)
-        pid
-        for pid in subprocess.run(
-            ["pgrep", "-P", str(proc.pid)], capture_output=True, text=True
-        ).stdout.split()
-        if "spawn_main" in Path(f"/proc/{pid}/cmdline").read_text(errors="replace")
-    ]
+
+    def workers() -> list[str]:  # the scoring workers (multiprocessing's resource tracker ends on its own)
+        pids = subprocess.run(["pgrep", "-P", str(proc.pid)], capture_output=True, text=True).stdout.split()
+        return [
+            pid for pid in pids if "spawn_main" in Path(f"/proc/{pid}/cmdline").read_text(errors="replace")
+        ]
+
+    deadline = time.monotonic() + 60
+    while len(children := workers()) < 2 and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.2)
+    time.sleep(2)  # mid-scoring: the workers have imported and taken their first chunks
     proc.send_signal(signal.SIGINT)
     err = proc.communicate(timeout=60)[1]
     assert proc.returncode == 130, err

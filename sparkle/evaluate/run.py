@@ -128,9 +128,6 @@ def is_local_model(model: str) -> bool:
 def check_model(model: str) -> str:
     """The model as lm-eval should get it: a local folder (absolute, must hold config.json) or a Hub id."""
     if not is_local_model(model):
-        from sparkle.hub import require_hub
-
-        require_hub(model, "model")  # offline and not cached: one line now, not lm-eval's retries later
         return model
     path = Path(model).expanduser()
     if not path.is_dir():
@@ -156,6 +153,13 @@ def model_context(model: str) -> int | None:
     if local.is_file():
         config = json.loads(local.read_text(encoding="utf-8"))
     else:
+        from sparkle.hub import hub_reachable, in_local_cache
+
+        if not (hub_reachable() or in_local_cache(model, "model")):
+            log.warning(
+                "%s: the Hub cannot be reached and the model is not cached; not capping max_model_len", model
+            )
+            return None
         try:
             from transformers import AutoConfig
 
@@ -477,6 +481,12 @@ def execute(runs: list[ModelRun], settings: Settings, suite: Suite, dry_run: boo
     stops (its exit status is returned). Prints every results file it wrote."""
     out = Path(settings.out)
     before = _results_files(out)
+    if not dry_run:
+        from sparkle.hub import require_hub
+
+        for run in runs:  # offline and not cached: one line now, not lm-eval's retries and traceback later
+            if run.tasks and not is_local_model(run.model):
+                require_hub(run.model, "model")
     if not dry_run and any(r.tasks for r in runs):
         suite.write_folder(
             task_folder(settings) / suite.name,

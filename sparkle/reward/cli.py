@@ -202,6 +202,11 @@ def _stop_pool(ex: ProcessPoolExecutor) -> None:
             proc.terminate()
     for proc in processes:
         proc.join(timeout=1)
+    # Let the executor's manager thread close its wake-up pipe now: at interpreter exit concurrent.futures
+    # wakes every such thread, and one closing the pipe at that moment prints a "Bad file descriptor" trace.
+    manager = getattr(ex, "_executor_manager_thread", None)
+    if manager is not None:
+        manager.join(timeout=2)
 
 
 def run(args: argparse.Namespace) -> int:
