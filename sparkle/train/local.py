@@ -200,7 +200,8 @@ def trl_settings(cfg, max_steps: int | None = None) -> tuple[dict[str, Any], lis
         put(f"{a}.optim.lr_warmup_steps", warmup_steps, "warmup_steps", warmup_steps)
     else:
         ratio = _number(cfg, f"{a}.optim.lr_warmup_steps_ratio", 0.0, 1.0)
-        put(f"{a}.optim.lr_warmup_steps_ratio", ratio, "warmup_ratio", ratio)
+        # transformers 5 reads a warmup_steps below 1 as a fraction of the run
+        put(f"{a}.optim.lr_warmup_steps_ratio", ratio, "warmup_steps", ratio if ratio < 1 else 1.0)
     clip = _number(cfg, f"{a}.optim.clip_grad", 0.0)
     put(f"{a}.optim.clip_grad", clip, "max_grad_norm", clip)
 
@@ -587,19 +588,26 @@ def run_local(plan: LocalPlan) -> dict[str, Any]:
     class _Recorder(TrainerCallback):
         last = time.perf_counter()
 
+        rollout: dict[str, Any] = {}
+
         def on_log(self, _args, state, control, logs=None, **kw):
-            if not logs or "reward" not in logs:
+            if not logs or "loss" not in logs:
                 return
             now = time.perf_counter()
+            if "reward" in logs:  # this step generated a new batch; later updates on it carry its figures
+                self.rollout = {
+                    "reward": logs.get("reward"),
+                    "reward_std": logs.get("reward_std"),
+                    "acc": logs.get("acc"),
+                    "format_ok": logs.get("format_ok"),
+                    "completion_length": logs.get("completions/mean_length"),
+                }
             row = {
                 "step": state.global_step,
-                "reward": logs.get("reward"),
-                "reward_std": logs.get("reward_std"),
-                "acc": logs.get("acc"),
-                "format_ok": logs.get("format_ok"),
+                **self.rollout,
+                "new_rollouts": "reward" in logs,
                 "kl": logs.get("kl", 0.0),
                 "entropy": logs.get("entropy"),
-                "completion_length": logs.get("completions/mean_length"),
                 "seconds": round(now - self.last, 3),
             }
             self.last = now
