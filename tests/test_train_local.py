@@ -202,6 +202,7 @@ def test_plain_stage_checkpoint_loads_generates_and_resumes(data_dir, tiny_model
         assert s["ground_truth"] == rows[str(s["index"])]["reward_model"]["ground_truth"]
         assert s["thinking_level"] is None  # plain Stage-1 rows carry no thinking level
 
+    assert json.loads((out / "final" / "config.json").read_text()).get("use_cache", True) is True
     tokenizer = AutoTokenizer.from_pretrained(out / "final")
     model = AutoModelForCausalLM.from_pretrained(out / "final")
     trained = model.state_dict()["lm_head.weight"]

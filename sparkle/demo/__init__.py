@@ -312,6 +312,10 @@ def run_demo(
     gen = ["--backend", backend, "--max-gen-toks", str(max_gen_toks)] + (
         ["--limit", str(limit)] if limit else []
     )
+    if model is None:
+        # the tiny model on a CPU: a fixed batch and a short context (the prompts are ~250 tokens) spare
+        # lm-eval's automatic batch-size search, which runs full-context passes
+        gen += ["--batch-size", "8", "--max-model-len", "1024"]
     demo.step(
         "eval", "benchmark evaluation of the trained model (lm-eval)",
         ["eval", "run", "--models", trained, "--data-dir", data, "--samples", str(samples), "--out",

@@ -96,7 +96,7 @@ def check_model_dir(model: str) -> None:
     """A local model folder must hold a config.json and weights; anything else that looks like a path fails."""
     path = Path(model).expanduser()
     if not path.exists():
-        if model.startswith((".", "/", "~")) or os.sep in model.strip("/").replace("/", os.sep, 1)[1:]:
+        if model.startswith((".", "/", "~")) or model.count("/") != 1:
             raise SparkleError(f"--model {model}: no such folder (give a Hugging Face model folder)")
         return  # a Hub id such as Qwen/Qwen2.5-0.5B-Instruct: transformers resolves it (cache or download)
     if not path.is_dir():
@@ -568,8 +568,6 @@ def run_local(plan: LocalPlan) -> dict[str, Any]:
         shutil.rmtree(ckpt_dir)
 
     trl_kw = dict(plan.trl)
-    if device_kw.get("use_vllm"):
-        trl_kw["vllm_gpu_memory_utilization"] = float(plan.trl.get("vllm_gpu_memory_utilization", 0.3))
     args = GRPOConfig(
         output_dir=str(ckpt_dir),
         logging_steps=1,
@@ -641,8 +639,12 @@ def run_local(plan: LocalPlan) -> dict[str, Any]:
     tmp = out / ".final.tmp"
     if tmp.exists():
         shutil.rmtree(tmp)
+    # TRL switches the KV cache off for training; the saved model is for generation (eval, probes)
+    unwrapped = trainer.accelerator.unwrap_model(trainer.model)
+    unwrapped.config.use_cache = True
     trainer.save_model(str(tmp))
     tokenizer.save_pretrained(str(tmp))
+    (tmp / "training_args.bin").unlink(missing_ok=True)
     if final.exists():
         shutil.rmtree(final)
     os.replace(tmp, final)
