@@ -234,7 +234,7 @@ def run_demo(
     samples: int = 2,
     max_gen_toks: int = 48,
     limit: int | None = None,
-    train_steps: int = 40,
+    train_steps: int = 30,
     fresh: bool = False,
 ) -> Path:
     """Run the toy-scale pipeline into ``out`` and return the summary file."""
@@ -359,8 +359,10 @@ def _summary_text(demo: Demo, out: Path, base_model: str, trained: str, src_dir:
     metrics = read_jsonl(out / "train" / "metrics.jsonl")
     rewards = [m["reward"] for m in metrics if m.get("reward") is not None]
     first, last = quarter_means(metrics)
-    fmt_first = [m.get("format_ok") or 0.0 for m in metrics[: max(1, len(metrics) // 4)]]
-    fmt_last = [m.get("format_ok") or 0.0 for m in metrics[-max(1, len(metrics) // 4) :]]
+    quarter = max(1, len(metrics) // 4)
+    fmt_first = [m.get("granular_format") or 0.0 for m in metrics[:quarter]]
+    fmt_last = [m.get("granular_format") or 0.0 for m in metrics[-quarter:]]
+    full_last = [m.get("format_ok") or 0.0 for m in metrics[-quarter:]]
     train_seconds = sum(m.get("seconds") or 0.0 for m in metrics)
     reused = [s for s in demo.steps if s["reused"]]
     lines = [
@@ -379,8 +381,9 @@ def _summary_text(demo: Demo, out: Path, base_model: str, trained: str, src_dir:
         f"GRPO with TRL on this machine (`sparkle train local`, Stage 1's config scaled down, reward "
         f"`spk_g`): {len(rewards)} steps in {train_seconds:.0f} s of training. Mean reward over the first "
         f"quarter of the steps {first:.3f}, over the last quarter {last:.3f} "
-        f"({'up' if last > first else 'not up'} {last - first:+.3f}); format-tag share of the completions "
-        f"{sum(fmt_first) / len(fmt_first):.2f} → {sum(fmt_last) / len(fmt_last):.2f}.",
+        f"({'up' if last > first else 'not up'} {last - first:+.3f}); tag score (the granular format "
+        f"score, 0–1) {sum(fmt_first) / len(fmt_first):.2f} → {sum(fmt_last) / len(fmt_last):.2f}; "
+        f"completions in the complete answer format over the last quarter {sum(full_last) / quarter:.2f}.",
         "",
         f"`{_sparkline(rewards)}`",
         "",
@@ -444,7 +447,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--max-gen-toks", type=int, default=48, help="generation budget per sample (default 48)")
     p.add_argument("--limit", type=int, default=None, help="problems per task (default: all)")
     p.add_argument(
-        "--train-steps", type=int, default=40, help="GRPO steps of the tiny model's training (default 40)"
+        "--train-steps", type=int, default=30, help="GRPO steps of the tiny model's training (default 30)"
     )
     p.add_argument(
         "--fresh",

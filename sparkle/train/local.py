@@ -391,7 +391,7 @@ class StageReward:
         texts = self.tokenizer.batch_decode(completion_ids, skip_special_tokens=True)
         state = kwargs.get("trainer_state")
         step = (state.global_step + 1) if state is not None else self.step
-        scores, accs, fmts = [], [], []
+        scores, accs, fmts, granular = [], [], [], []
         for text, source, rm, info in zip(texts, data_source, reward_model, extra_info, strict=True):
             info = dict(info) if isinstance(info, dict) else {}
             result = self.fn(
@@ -404,6 +404,8 @@ class StageReward:
             score = float(result["score"] if isinstance(result, dict) else result)
             acc = float(result.get("acc", score > 0)) if isinstance(result, dict) else float(score > 0)
             fmt = float(result.get("format_ok", 0.0)) if isinstance(result, dict) else 0.0
+            tags = float(result.get("granular_format", 0.0)) if isinstance(result, dict) else 0.0
+            granular.append(tags)
             scores.append(score)
             accs.append(acc)
             fmts.append(fmt)
@@ -424,6 +426,7 @@ class StageReward:
         if log_metric is not None:
             log_metric("acc", sum(accs) / len(accs))
             log_metric("format_ok", sum(fmts) / len(fmts))
+            log_metric("granular_format", sum(granular) / len(granular))
         return scores
 
 
@@ -494,6 +497,9 @@ def plot_reward_curve(metrics: list[dict[str, Any]], path: Path, title: str) -> 
     ax.set_xlabel("step")
     ax.set_ylabel("reward")
     ax2 = ax.twinx()
+    ax2.plot(
+        steps, [m.get("granular_format") for m in metrics], label="tag score", color="tab:olive", alpha=0.6
+    )
     ax2.plot(steps, [m.get("format_ok") for m in metrics], label="format ok", color="tab:green", alpha=0.6)
     ax2.plot(steps, [m.get("acc") for m in metrics], label="accuracy", color="tab:red", alpha=0.6)
     ax2.set_ylabel("fraction")
@@ -598,6 +604,7 @@ def run_local(plan: LocalPlan) -> dict[str, Any]:
                     "reward_std": logs.get("reward_std"),
                     "acc": logs.get("acc"),
                     "format_ok": logs.get("format_ok"),
+                    "granular_format": logs.get("granular_format"),
                     "completion_length": logs.get("completions/mean_length"),
                 }
             row = {
@@ -615,8 +622,9 @@ def run_local(plan: LocalPlan) -> dict[str, Any]:
             write_jsonl_atomic(metrics_path, metrics)
             write_jsonl_atomic(samples_path, samples)
             log.info(
-                "step %d  reward %.3f  acc %.2f  format %.2f  kl %.4f  len %.1f  %.2fs",
-                row["step"], row["reward"], row["acc"] or 0.0, row["format_ok"] or 0.0, row["kl"] or 0.0,
+                "step %d  reward %.3f  acc %.2f  format %.2f  tags %.2f  kl %.4f  len %.1f  %.2fs",
+                row["step"], row["reward"], row["acc"] or 0.0, row["format_ok"] or 0.0,
+                row["granular_format"] or 0.0, row["kl"] or 0.0,
                 row["completion_length"] or 0.0, row["seconds"],
             )  # fmt: skip
 
