@@ -46,6 +46,8 @@ TRAIN_OVERRIDES = (
     "actor_rollout_ref.actor.optim.lr=3e-3",
     "actor_rollout_ref.model.enable_gradient_checkpointing=false",
     "reward.custom_reward_function.reward_kwargs.reward_type=spk_g",
+    # the demo reruns this step only when a setting changed: start over rather than resume a different run
+    "trainer.resume_mode=disable",
 )
 STATE_FILE = ".demo_state.json"
 LOG_FILE = "demo.log"
@@ -127,6 +129,7 @@ class Demo:
         deps: list[str] = (),
         extra: object = None,
         action=None,
+        clean: Path | None = None,
     ) -> None:
         """Run ``sparkle ARGV`` (or ``action()``) unless an earlier identical run can be reused."""
 
@@ -147,6 +150,10 @@ class Demo:
         if _tty():
             self._console(f"{label:<62s} ...")
         start = time.perf_counter()
+        if clean is not None and clean.is_dir() and self.out in clean.parents:
+            import shutil
+
+            shutil.rmtree(clean)  # the demo's own output of this step, stale now: rerun from scratch
         self._run_logged(title, command, args, action)
         seconds = time.perf_counter() - start
         self._console(
@@ -320,27 +327,27 @@ def run_demo(
         "eval", "benchmark evaluation of the trained model (lm-eval)",
         ["eval", "run", "--models", trained, "--data-dir", data, "--samples", str(samples), "--out",
          out / "eval", *gen],
-        [out / "eval"], deps=["train", "benchmarks"],
+        [out / "eval"], deps=["train", "benchmarks"], clean=out / "eval",
     )  # fmt: skip
     demo.step(
         "probe", "the three probes on the trained model (lm-eval)",
         ["probe", "run", "--model", trained, "--data-dir", data, "--repeats", str(samples), "--out",
          out / "probes", *gen],
-        [out / "probes"], deps=["train", "probes_data"],
+        [out / "probes"], deps=["train", "probes_data"], clean=out / "probes",
     )  # fmt: skip
     demo.step(
         "rescore", "re-grade the samples with math-verify",
         ["rescore", out / "eval", "--policy", "math_verify", "--out", out / "rescored"],
-        [out / "rescored"], deps=["eval"],
+        [out / "rescored"], deps=["eval"], clean=out / "rescored",
     )  # fmt: skip
     demo.step(
         "report", "main table vs the paper", ["report", out / "eval", "--out", out / "report"],
-        [out / "report" / "main_table.md"], deps=["eval"],
+        [out / "report" / "main_table.md"], deps=["eval"], clean=out / "report",
     )  # fmt: skip
     demo.step(
         "probe_report", "probe report",
         ["probe", "report", out / "probes", "--out", out / "probe_report", "--bootstrap", "500"],
-        [out / "probe_report" / "probes.csv"], deps=["probe"],
+        [out / "probe_report" / "probes.csv"], deps=["probe"], clean=out / "probe_report",
     )  # fmt: skip
 
     total = time.perf_counter() - started
