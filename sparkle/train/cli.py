@@ -47,9 +47,9 @@ def _launch(args: argparse.Namespace) -> int:
 
 
 def _local(args: argparse.Namespace) -> int:
-    from sparkle.train.local import register_local_handler
+    from sparkle.train.local import run_command
 
-    return register_local_handler(args)
+    return run_command(args)
 
 
 def _stages(args: argparse.Namespace) -> int:

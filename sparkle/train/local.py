@@ -692,7 +692,9 @@ def add_local_arguments(p) -> None:
     from pathlib import Path as _Path
 
     p.add_argument(
-        "config", help="stage name (stage_one, stage_two_aug, stage_two_hard, stage_two_mix, smoke) or YAML"
+        "config",
+        metavar="STAGE",
+        help="stage name (stage_one, stage_two_aug, stage_two_hard, stage_two_mix, smoke) or YAML",
     )
     p.add_argument("overrides", nargs="*", help="Hydra overrides KEY=VALUE (as for verl)")
     p.add_argument(
@@ -718,7 +720,7 @@ def add_local_arguments(p) -> None:
     )
 
 
-def register_local_handler(args) -> int:
+def run_command(args) -> int:
     """The `sparkle train local` handler: plan (all checks), then train and print the summary."""
     plan = plan_local(args.config, args.overrides, args.model, args.out, args.max_steps, args.save_steps)
     if args.threads is not None:
