@@ -114,6 +114,7 @@ BAD = [
     ("missing data", lambda d, m, t: ["data.train_files=" + str(t / "nope.parquet")], "nope.parquet not found"),
     ("no weights", lambda d, m, t: ["--model", str(_no_weights(t, m))], "no weights"),
     ("no model folder", lambda d, m, t: ["--model", str(t / "absent")], "no such folder"),
+    ("hub id offline", lambda d, m, t: ["--model", "no-such-org/no-such-model"], "not in the local Hugging Face"),
     ("kl estimator", lambda d, m, t: ["actor_rollout_ref.actor.kl_loss_type=mse"], "only the k3 estimator"),
     ("estimator", lambda d, m, t: ["algorithm.adv_estimator=gae"], "runs GRPO only"),
     ("kl in reward", lambda d, m, t: ["algorithm.use_kl_in_reward=true"], "KL-in-reward"),

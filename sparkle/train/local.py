@@ -98,7 +98,17 @@ def check_model_dir(model: str) -> None:
     if not path.exists():
         if model.startswith((".", "/", "~")) or model.count("/") != 1:
             raise SparkleError(f"--model {model}: no such folder (give a Hugging Face model folder)")
-        return  # a Hub id such as Qwen/Qwen2.5-0.5B-Instruct: transformers resolves it (cache or download)
+        # a Hub id such as Qwen/Qwen2.5-0.5B-Instruct: transformers resolves it (cache or download)
+        from huggingface_hub import try_to_load_from_cache
+
+        from sparkle.checkpoints.hub import hub_offline
+
+        if hub_offline() and not isinstance(try_to_load_from_cache(model, "config.json"), str):
+            raise SparkleError(
+                f"--model {model}: not in the local Hugging Face cache and HF_HUB_OFFLINE is set: download it "
+                "where the Hub is reachable (`sparkle download`), or give a local model folder"
+            )
+        return
     if not path.is_dir():
         raise SparkleError(f"--model {model}: not a folder (give a Hugging Face model folder)")
     if not (path / "config.json").is_file():
