@@ -44,6 +44,8 @@ def test_demo_runs_the_whole_pipeline(tmp_path, repo_root):
             "2",
             "--max-gen-toks",
             "16",
+            "--train-steps",
+            "6",
         ],
         cwd=repo_root,
         capture_output=True,
@@ -73,3 +75,34 @@ def test_demo_runs_the_whole_pipeline(tmp_path, repo_root):
     assert {"avg@2", "delta", "subproblem_success", "position_1_accuracy"} <= metrics
     assert {r["condition"] for r in rows} >= {"plan", "knowledge", "subproblem"}
     assert list((out / "probe_report").glob("*.png"))
+
+    # the demo trains: TRL run of the tiny model, whose checkpoint the evaluation and the probes use
+    assert "sparkle train local" in summary and "Reward curve" in summary
+    assert (out / "train" / "reward_curve.png").is_file() and (
+        out / "train" / "final" / "config.json"
+    ).is_file()
+    metrics = read_jsonl(out / "train" / "metrics.jsonl")
+    assert len(metrics) == 6
+    trained = str(out / "train" / "final").replace("/", "__")
+    assert any(trained in str(p) for p in (out / "eval").rglob("results_*.json")), "eval must use train/final"
+    assert "--models " + str(out / "train" / "final") in summary
+    # one progress line per step on the terminal; the engines' output goes to the log file
+    assert "Running generate_until requests" not in proc.stderr
+    assert "Running generate_until" in (out / "demo.log").read_text()
+    assert proc.stderr.count(" s\n") >= 13
+
+    # a second run reuses every unchanged step and reruns what a changed setting affects
+    again = subprocess.run(
+        [sys.executable, "-m", "sparkle", "demo", "--out", str(out), "--samples", "1", "--max-gen-toks", "16",
+         "--train-steps", "6"],
+        cwd=repo_root, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert again.returncode == 0, again.stderr[-3000:]
+    summary = (out / "SUMMARY.md").read_text()
+    rows = {line.split("|")[1].strip(): line for line in summary.splitlines() if line.startswith("| ")}
+    for title in ("stage-one data", "benchmark files", "build the tiny offline model"):
+        assert "reused: same command and inputs" in rows[title], rows[title]
+    assert "reused" in rows["GRPO training, TRL on this machine (6 steps)"]
+    for title in ("benchmark evaluation of the trained model (lm-eval)", "main table vs the paper"):
+        assert "| ran:" in rows[title], rows[title]
+    assert "settings changed" in rows["benchmark evaluation of the trained model (lm-eval)"]

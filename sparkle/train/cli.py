@@ -48,6 +48,12 @@ def _launch(args: argparse.Namespace) -> int:
     return launch(args)
 
 
+def _local(args: argparse.Namespace) -> int:
+    from sparkle.train.local import run_command
+
+    return run_command(args)
+
+
 def _stages(args: argparse.Namespace) -> int:
     from sparkle.train.compose import STAGES, configs_dir
 
@@ -103,6 +109,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     build_parser(p)
     p.set_defaults(func=_launch)
+
+    from sparkle.train.local import add_local_arguments
+
+    p = commands.add_parser(
+        "local",
+        help="GRPO on this machine (CPU or one GPU) with TRL: smoke runs and small models",
+        description="Train STAGE with Hugging Face TRL's GRPOTrainer on one machine: the same stage configs, "
+        "data files and reward as verl, every hyperparameter with a TRL equivalent mapped "
+        "(docs/train-local.md). Not for the paper's numbers.",
+    )
+    add_local_arguments(p)
+    p.set_defaults(func=_local)
 
     p = commands.add_parser("stages", help="list the stage configs")
     p.set_defaults(func=_stages)
