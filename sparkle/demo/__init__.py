@@ -13,16 +13,18 @@ import shlex
 import time
 from pathlib import Path
 
+from sparkle.data.names import TRAIN_STEM, VAL_STEM, stage_two_parquet
 from sparkle.errors import SparkleError
 from sparkle.io import write_text_atomic
 from sparkle.log import get_logger
+from sparkle.paths import repo_root
 from sparkle.pipeline import local_sources
 from sparkle.registry import BENCHMARKS
 
 log = get_logger(__name__)
 
 DEMO_DATA = Path(__file__).resolve().parent / "data"
-REPO_ROOT = Path(__file__).resolve().parents[2]
+REPO_ROOT = repo_root()
 
 WARNING = (
     "The default demo model is a randomly initialised 2-layer network built offline: its accuracy "
@@ -276,13 +278,13 @@ def run_demo(
     demo.step(
         "stage_one", "stage-one data",
         ["data", "stage-one", "--source", src["train"], "--val-source", src["aime2024"], "--out", data],
-        [data / "sparkle_dsr40k.parquet", data / "sparkle_aime2024.parquet"], extra=inputs,
+        [data / f"{TRAIN_STEM}.parquet", data / f"{VAL_STEM}.parquet"], extra=inputs,
     )  # fmt: skip
     demo.step(
         "stage_two", "stage-two PSS data",
         ["data", "stage-two", "--variant", "aug", "--aug-version", "all", "--source", src["hardmath"],
          "--out", data],
-        [data / "sparkle_hardmath_aug_all_train.parquet"], extra=inputs,
+        [data / stage_two_parquet("aug")], extra=inputs,
     )  # fmt: skip
     bench_sources = [x for b in BENCHMARKS for x in ("--source", f"{b}={src[b]}")]
     demo.step(
@@ -295,13 +297,13 @@ def run_demo(
     )  # fmt: skip
 
     for stage, key, train_file in (
-        ("stage_one", "stage_one", data / "sparkle_dsr40k.parquet"),
-        ("stage_two_aug", "stage_two", data / "sparkle_hardmath_aug_all_train.parquet"),
+        ("stage_one", "stage_one", data / f"{TRAIN_STEM}.parquet"),
+        ("stage_two_aug", "stage_two", data / stage_two_parquet("aug")),
     ):
         demo.step(
             f"check_{stage}", f"check the {stage} config (verl's validation)",
             ["train", "check", REPO_ROOT / "configs" / f"{stage}.yaml", f"data.train_files={train_file}",
-             f"data.val_files={data / 'sparkle_aime2024.parquet'}", f"actor_rollout_ref.model.path={base_model}",
+             f"data.val_files={data / f'{VAL_STEM}.parquet'}", f"actor_rollout_ref.model.path={base_model}",
              *TOY_BATCH],
             [], deps=[key, "stage_one", *model_deps],
         )  # fmt: skip
@@ -310,7 +312,7 @@ def run_demo(
     demo.step(
         "train", f"GRPO training, TRL on this machine ({train_steps} steps)",
         ["train", "local", REPO_ROOT / "configs" / "stage_one.yaml",
-         f"data.train_files={data / 'sparkle_dsr40k.parquet'}", *TRAIN_OVERRIDES, "--model", base_model,
+         f"data.train_files={data / f'{TRAIN_STEM}.parquet'}", *TRAIN_OVERRIDES, "--model", base_model,
          "--out", train_out, "--max-steps", str(train_steps), "--threads", "1"],
         [train_out / "final" / "config.json", train_out / "metrics.jsonl"], deps=["stage_one", *model_deps],
     )  # fmt: skip

@@ -9,7 +9,7 @@ from sparkle.errors import SparkleError
 from sparkle.reward.extract import CHAT_ASSISTANT_MARKER, completion_part, extract_answer, is_uncertain
 from sparkle.reward.formats import format_ok, granular_format, looks_augmented
 from sparkle.reward.grading import POLICIES, answers_match
-from sparkle.reward.guard import GuardedPool
+from sparkle.reward.guard import GuardedPool, shared_deadline
 
 REWARD_TYPES: tuple[str, ...] = ("spk_h", "spk_h_aug", "spk_s", "spk_g", "val")
 SCORE_KEYS: tuple[str, ...] = ("score", "acc", "format_ok", "granular_format", "timed_out")
@@ -83,7 +83,8 @@ def score_response(
     text, marker_seen = completion_part(solution_str)
     level_aug = thinking_level is not None and thinking_level >= 1
     extracted = extract_answer(text)
-    correct, timed_out = answers_match(extracted, ground_truth, policy, timeout, response=text, pool=pool)
+    with shared_deadline(timeout):  # one limit for the whole call, however many comparisons it needs
+        correct, timed_out = answers_match(extracted, ground_truth, policy, timeout, response=text, pool=pool)
     granular = granular_format(text)
     prompt_aug = level_aug or marker_seen
     augmented = prompt_aug or looks_augmented(text)
@@ -123,7 +124,8 @@ def compute_score(
     """verl's custom reward function: ``{"score", "acc", "format_ok", "granular_format", "timed_out"}``.
 
     kwargs (verl's ``reward_kwargs``): ``reward_type`` (default ``spk_h``), ``policy`` (default ``train``),
-    ``timeout`` in seconds for each symbolic comparison, ``reading`` (default ``response``; ``chat``
+    ``timeout`` in seconds for the whole call, counted from the call (worker start-up included; every
+    symbolic comparison it needs shares it), ``reading`` (default ``response``; ``chat``
     scores the response as the original trainer did inside the decoded chat string). Validation rows (``extra_info["split"] ==
     "test"``) get the answer-only score (1 if correct else 0) as ``score``.
     """
