@@ -327,13 +327,13 @@ def run_demo(
         gen += ["--batch-size", "8", "--max-model-len", "1024"]
     demo.step(
         "eval", "benchmark evaluation of the trained model (lm-eval)",
-        ["eval", "run", "--models", trained, "--data-dir", data, "--samples", str(samples), "--out",
+        ["eval", "run", "--model", trained, "--data-dir", data, "--samples", str(samples), "--out",
          out / "eval", *gen],
         [out / "eval"], deps=["train", "benchmarks"], clean=out / "eval",
     )  # fmt: skip
     demo.step(
         "probe", "the three probes on the trained model (lm-eval)",
-        ["probe", "run", "--model", trained, "--data-dir", data, "--repeats", str(samples), "--out",
+        ["probe", "run", "--model", trained, "--data-dir", data, "--samples", str(samples), "--out",
          out / "probes", *gen],
         [out / "probes"], deps=["train", "probes_data"], clean=out / "probes",
     )  # fmt: skip
