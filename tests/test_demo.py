@@ -85,7 +85,7 @@ def test_demo_runs_the_whole_pipeline(tmp_path, repo_root):
     assert len(metrics) == 6
     trained = str(out / "train" / "final").replace("/", "__")
     assert any(trained in str(p) for p in (out / "eval").rglob("results_*.json")), "eval must use train/final"
-    assert "--models " + str(out / "train" / "final") in summary
+    assert "--model " + str(out / "train" / "final") in summary
     # one progress line per step on the terminal; the engines' output goes to the log file
     assert "Running generate_until requests" not in proc.stderr
     assert "Running generate_until" in (out / "demo.log").read_text()
