@@ -139,7 +139,7 @@ def test_bad_input_is_one_clear_line(case, extra, fragment, data_dir, tiny_model
     err = capsys.readouterr().err.strip()
     assert status == 2, err
     assert fragment in err, err
-    assert err.startswith("sparkle train: error:") and "Traceback" not in err
+    assert err.startswith("sparkle train local: error:") and "Traceback" not in err
     assert not out.exists()
 
 
