@@ -38,3 +38,10 @@ positive_float = _bounded("positive_float", float, lambda v: v > 0, "greater tha
 nonnegative_float = _bounded("nonnegative_float", float, lambda v: v >= 0, "0 or more")
 positive_int = _bounded("positive_int", int, lambda v: v >= 1, "1 or more")
 nonnegative_int = _bounded("nonnegative_int", int, lambda v: v >= 0, "0 or more")
+
+
+def spellings(flag: str) -> tuple[str, str]:
+    """``flag`` and its other spelling (``--repo_id`` and ``--repo-id``), for options that accept both; the
+    first names the option in the help (argparse derives the same ``dest`` from either)."""
+    other = flag[:2] + (flag[2:].replace("_", "-") if "_" in flag[2:] else flag[2:].replace("-", "_"))
+    return flag, other
