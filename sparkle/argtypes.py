@@ -21,29 +21,27 @@ def _number(text: str, kind: type) -> float | int:
     return value
 
 
-def positive_float(text: str) -> float:
-    value = _number(text, float)
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"{text!r} must be greater than 0")
-    return float(value)
+def _bounded(name: str, kind: type, accept, requirement: str):
+    """A converter to ``kind`` that refuses a value ``accept`` rejects, saying it "must be <requirement>"."""
+
+    def convert(text: str):
+        value = _number(text, kind)
+        if not accept(value):
+            raise argparse.ArgumentTypeError(f"{text!r} must be {requirement}")
+        return kind(value)
+
+    convert.__name__ = convert.__qualname__ = name
+    return convert
 
 
-def nonnegative_float(text: str) -> float:
-    value = _number(text, float)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{text!r} must be 0 or more")
-    return float(value)
+positive_float = _bounded("positive_float", float, lambda v: v > 0, "greater than 0")
+nonnegative_float = _bounded("nonnegative_float", float, lambda v: v >= 0, "0 or more")
+positive_int = _bounded("positive_int", int, lambda v: v >= 1, "1 or more")
+nonnegative_int = _bounded("nonnegative_int", int, lambda v: v >= 0, "0 or more")
 
 
-def positive_int(text: str) -> int:
-    value = _number(text, int)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} must be 1 or more")
-    return int(value)
-
-
-def nonnegative_int(text: str) -> int:
-    value = _number(text, int)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{text!r} must be 0 or more")
-    return int(value)
+def spellings(flag: str) -> tuple[str, str]:
+    """``flag`` and its other spelling (``--repo_id`` and ``--repo-id``), for options that accept both; the
+    first names the option in the help (argparse derives the same ``dest`` from either)."""
+    other = flag[:2] + (flag[2:].replace("_", "-") if "_" in flag[2:] else flag[2:].replace("-", "_"))
+    return flag, other

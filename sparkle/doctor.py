@@ -339,31 +339,29 @@ def check_ray(f: Facts) -> Item:
     return Item("OK", "ray", detail)
 
 
+# (service, where the found credential is named, what its absence means, how to add one)
+CREDENTIALS = (
+    (
+        "wandb",
+        "credentials from",
+        "no credentials: runs log to the console only",
+        "export WANDB_API_KEY=... (or `wandb login`, or WANDB_MODE=offline)",
+    ),
+    (
+        "hugging face",
+        "token from",
+        "no token: public models download anonymously (rate-limited); gated ones fail",
+        "export HF_TOKEN=... (or `hf auth login`)",
+    ),
+)
+
+
 def check_credentials(f: Facts) -> list[Item]:
-    items = []
-    if f.wandb:
-        items.append(Item("OK", "wandb", f"credentials from {f.wandb}"))
-    else:
-        items.append(
-            Item(
-                "WARN",
-                "wandb",
-                "no credentials: runs log to the console only",
-                "export WANDB_API_KEY=... (or `wandb login`, or WANDB_MODE=offline)",
-            )
-        )
-    if f.hf:
-        items.append(Item("OK", "hugging face", f"token from {f.hf}"))
-    else:
-        items.append(
-            Item(
-                "WARN",
-                "hugging face",
-                "no token: public models download anonymously (rate-limited); gated ones fail",
-                "export HF_TOKEN=... (or `hf auth login`)",
-            )
-        )
-    return items
+    found = {"wandb": f.wandb, "hugging face": f.hf}
+    return [
+        Item("OK", name, f"{source} {found[name]}") if found[name] else Item("WARN", name, missing, fix)
+        for name, source, missing, fix in CREDENTIALS
+    ]
 
 
 def check_disk(f: Facts) -> Item:

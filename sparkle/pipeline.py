@@ -243,6 +243,8 @@ def run_pipeline(args: argparse.Namespace) -> int:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
+    from sparkle.evaluate.run import add_engine_arguments
+
     p = subparsers.add_parser(
         "pipeline",
         help="the paper-scale pipeline on GPUs (data, two GRPO stages, conversion, evaluation, probes, report), resumable",
@@ -269,16 +271,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="attention of verl's actor in both stages: flash_attention_2 (verl's default; needs flash-attn) "
         "or sdpa (no flash-attn; slower). Default: verl's, and training stops early when flash-attn is missing",
     )
-    p.add_argument(
-        "--backend", default="vllm", choices=("vllm", "hf"), help="lm-eval backend for evaluation/probes"
-    )
-    p.add_argument("--tp", type=int, default=1, help="vLLM tensor parallel size for evaluation (default 1)")
-    p.add_argument(
-        "--dp",
-        type=int,
-        default=None,
-        help="vLLM replicas for evaluation (default: every visible GPU of the node, i.e. GPUs // tp)",
-    )
+    add_engine_arguments(p, " for evaluation and probes")
     p.add_argument(
         "--override", action="append", default=[], help="extra Hydra override for both stages (repeatable)"
     )

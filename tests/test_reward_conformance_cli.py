@@ -66,7 +66,7 @@ def test_bad_reference_files_are_user_errors(tmp_path: Path) -> None:
     with pytest.raises(SparkleError, match="no such reference file"):
         load_reference(tmp_path / "missing.jsonl")
     (tmp_path / "bad.jsonl").write_text("{not json\n", encoding="utf-8")
-    with pytest.raises(SparkleError, match="bad.jsonl:1"):
+    with pytest.raises(SparkleError, match="bad.jsonl, line 1"):
         load_reference(tmp_path / "bad.jsonl")
     broken = {k: v for k, v in ROW.items() if k != "resp_only"}
     with pytest.raises(SparkleError, match="t-1"):

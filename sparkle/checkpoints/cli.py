@@ -6,6 +6,7 @@ import argparse
 import os
 import sys
 
+from sparkle.argtypes import spellings
 from sparkle.errors import SparkleError
 from sparkle.log import get_logger, log_level, setup_logging
 
@@ -15,23 +16,17 @@ log = get_logger(__name__)
 def add_convert_arguments(parser: argparse.ArgumentParser) -> None:
     """The conversion flags, shared by `sparkle convert` and `eval/fsdp2hf.py` (both spellings accepted)."""
     parser.add_argument(
-        "--fsdp_path",
-        "--fsdp-path",
-        dest="fsdp_path",
+        *spellings("--fsdp_path"),
         required=True,
         help="verl checkpoint: a global_step_N folder or its actor/ subfolder",
     )
     parser.add_argument(
-        "--output_path",
-        "--output-path",
-        dest="output_path",
+        *spellings("--output_path"),
         required=True,
         help="folder for the Hugging Face model",
     )
     parser.add_argument(
-        "--base_model",
-        "--base-model",
-        dest="base_model",
+        *spellings("--base_model"),
         default=None,
         help="model the run started from (folder or Hub id): config and tokenizer for shards-only (2025 verl) "
         "checkpoints; not needed when the checkpoint has a huggingface/ folder",
@@ -41,14 +36,10 @@ def add_convert_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--upload", action="store_true", help="push the model to the Hub afterwards (token from HF_TOKEN)"
     )
-    parser.add_argument(
-        "--repo_id", "--repo-id", dest="repo_id", default=None, help="Hub repository for --upload"
-    )
+    parser.add_argument(*spellings("--repo_id"), default=None, help="Hub repository for --upload")
     parser.add_argument("--private", action="store_true", help="create the Hub repository as private")
     parser.add_argument(
-        "--hf_token",
-        "--hf-token",
-        dest="hf_token",
+        *spellings("--hf_token"),
         default=None,
         metavar="TOKEN",
         help="Hub token (the original script's flag); prefer the HF_TOKEN environment variable. A token "

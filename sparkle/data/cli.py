@@ -10,7 +10,7 @@ import argparse
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from sparkle.argtypes import nonnegative_float, nonnegative_int, positive_float, positive_int
+from sparkle.argtypes import nonnegative_float, nonnegative_int, positive_float, positive_int, spellings
 from sparkle.data.names import VARIANTS
 from sparkle.errors import SparkleError
 from sparkle.log import get_logger
@@ -62,9 +62,7 @@ def _with_hdfs(build: Callable[[argparse.Namespace], Iterable[Path]]) -> Callabl
 
 def _add_hdfs_dir(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--hdfs-dir",
-        "--hdfs_dir",
-        dest="hdfs_dir",
+        *spellings("--hdfs-dir"),
         default=None,
         help="also copy the written files to this HDFS folder (needs the `hdfs` command line on PATH)",
     )

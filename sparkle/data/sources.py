@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import math
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -259,3 +259,22 @@ def require_rows(rows: Iterable[dict[str, Any]], source: str | os.PathLike[str])
     if not rows:
         raise SparkleError(f"{source}: no rows; check the file, the split or the Hub id")
     return rows
+
+
+def problem_records(
+    source: str | os.PathLike[str], split: str | None = None, progress: str | None = None
+) -> Iterator[tuple[str, str, str | list[str], dict[str, Any]]]:
+    """(place, problem, answer, record) of each row of a problem source, validated as it is read.
+
+    An empty source, a missing/empty problem or a missing/wrong-type answer fails naming the row;
+    ``progress`` labels a progress bar over the rows (none when ``None``).
+    """
+    source = str(source)
+    records: Iterable[dict[str, Any]] = require_rows(load_records(source, split=split), source)
+    if progress is not None:
+        from sparkle.progress import track
+
+        records = track(records, progress)
+    for index, record in enumerate(records):
+        place = where(source, index)
+        yield place, get_text(record, PROBLEM_KEYS, place), get_answer(record, ANSWER_KEYS, place), record

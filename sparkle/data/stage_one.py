@@ -7,36 +7,23 @@ from pathlib import Path
 from typing import Any
 
 from sparkle.data.benchmarks import benchmark_rl_rows, load_benchmark
-from sparkle.data.rl import data_source_name, rl_row, write_rl_files
-from sparkle.data.sources import (
-    ANSWER_KEYS,
-    PROBLEM_KEYS,
-    get_answer,
-    get_text,
-    load_records,
-    require_rows,
-    where,
-)
 from sparkle.data.names import TRAIN_NAME, TRAIN_STEM, VAL_NAME  # noqa: F401
+from sparkle.data.rl import data_source_name, rl_row, write_rl_files
+from sparkle.data.sources import problem_records
 from sparkle.log import get_logger
-from sparkle.progress import track
 from sparkle.prompts import plain_prompt
 
 log = get_logger(__name__)
-
 
 
 def training_problems(
     source: str | os.PathLike[str], split: str | None = None
 ) -> list[tuple[str, str | list[str], dict]]:
     """(problem, answer, record) of each training row, validated (missing/empty/wrong-type fields fail)."""
-    source = str(source)
-    records = require_rows(load_records(source, split=split), source)
-    out = []
-    for index, record in enumerate(track(records, f"reading {Path(source).name}")):
-        place = where(source, index)
-        out.append((get_text(record, PROBLEM_KEYS, place), get_answer(record, ANSWER_KEYS, place), record))
-    return out
+    reading = f"reading {Path(source).name}"
+    return [
+        (problem, answer, record) for _, problem, answer, record in problem_records(source, split, reading)
+    ]
 
 
 def stage_one_rows(

@@ -10,7 +10,6 @@ are also hard excluded), shuffled with the seed.
 from __future__ import annotations
 
 import math
-
 import os
 from pathlib import Path
 from typing import Any
@@ -19,15 +18,7 @@ import numpy as np
 
 from sparkle.data.names import AUG_VERSIONS, HARD_STEM, MIX_STEM, VARIANTS, aug_stem
 from sparkle.data.rl import data_source_name, rl_row, write_rl_files
-from sparkle.data.sources import (
-    ANSWER_KEYS,
-    PROBLEM_KEYS,
-    get_answer,
-    get_text,
-    load_records,
-    require_rows,
-    where,
-)
+from sparkle.data.sources import problem_records
 from sparkle.data.splitter import split_reasoning
 from sparkle.data.stage_one import training_problems
 from sparkle.errors import SparkleError
@@ -46,14 +37,9 @@ def hard_problems(
     source: str | os.PathLike[str], split: str | None = None, need_reasoning: bool = False
 ) -> list[dict[str, Any]]:
     """Validated hardmath rows: problem, answer and (for aug) the reference reasoning."""
-    source = str(source)
     out = []
-    for index, record in enumerate(require_rows(load_records(source, split=split), source)):
-        place = where(source, index)
-        row = {
-            "problem": get_text(record, PROBLEM_KEYS, place),
-            "answer": get_answer(record, ANSWER_KEYS, place),
-        }
+    for place, problem, answer, record in problem_records(source, split):
+        row = {"problem": problem, "answer": answer}
         if need_reasoning:
             row["reasoning"] = reference_reasoning(record, place)
         out.append(row)

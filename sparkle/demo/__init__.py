@@ -325,18 +325,16 @@ def run_demo(
         # the tiny model on a CPU: a fixed batch and a short context (the prompts are ~250 tokens) spare
         # lm-eval's automatic batch-size search, which runs full-context passes
         gen += ["--batch-size", "8", "--max-model-len", "1024"]
-    demo.step(
-        "eval", "benchmark evaluation of the trained model (lm-eval)",
-        ["eval", "run", "--model", trained, "--data-dir", data, "--samples", str(samples), "--out",
-         out / "eval", *gen],
-        [out / "eval"], deps=["train", "benchmarks"], clean=out / "eval",
-    )  # fmt: skip
-    demo.step(
-        "probe", "the three probes on the trained model (lm-eval)",
-        ["probe", "run", "--model", trained, "--data-dir", data, "--samples", str(samples), "--out",
-         out / "probes", *gen],
-        [out / "probes"], deps=["train", "probes_data"], clean=out / "probes",
-    )  # fmt: skip
+    for runner, what, folder, data_step in (
+        ("eval", "benchmark evaluation of the trained model (lm-eval)", out / "eval", "benchmarks"),
+        ("probe", "the three probes on the trained model (lm-eval)", out / "probes", "probes_data"),
+    ):
+        demo.step(
+            runner, what,
+            [runner, "run", "--model", trained, "--data-dir", data, "--samples", str(samples), "--out",
+             folder, *gen],
+            [folder], deps=["train", data_step], clean=folder,
+        )  # fmt: skip
     demo.step(
         "rescore", "re-grade the samples with math-verify",
         ["rescore", out / "eval", "--policy", "math_verify", "--out", out / "rescored"],

@@ -269,11 +269,16 @@ def plot_main(rows: list[ModelRow], path: str | os.PathLike[str]) -> Path:
     ax.set_ylim(0, 110)
     ax.legend(fontsize=8, loc="upper left", ncols=min(4, len(rows) + 1))
     ax.set_title("SPARKLE benchmarks")
+    return _save_png(fig, path)
+
+
+def _save_png(fig, path: str | os.PathLike[str]) -> Path:
+    """Lay out ``fig``, write it to ``path`` as a PNG (atomically) and close it."""
     fig.tight_layout()
     path = Path(path)
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", dpi=120)
-    plt.close(fig)
+    _pyplot().close(fig)
     return path
 
 
@@ -413,12 +418,7 @@ def plot_curves(
         ax.grid(alpha=0.3)
     axes[0][0].set_ylabel("pass@k (%)")
     axes[0][0].legend(fontsize=7)
-    fig.tight_layout()
-    path = Path(path)
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=120)
-    plt.close(fig)
-    return path
+    return _save_png(fig, path)
 
 
 def build_report(paths: Iterable[str | os.PathLike[str]], out_dir: str | os.PathLike[str]) -> list[Path]:

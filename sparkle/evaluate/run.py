@@ -525,6 +525,24 @@ HIDDEN_ALIASES = (
 )
 
 
+def add_engine_arguments(parser: argparse.ArgumentParser, purpose: str = "") -> None:
+    """``--backend``, ``--tp`` and ``--dp``: how lm-eval runs a model, the same flags wherever a command
+    launches lm-eval (``purpose`` names what for in the help, e.g. " for evaluation and probes")."""
+    parser.add_argument(
+        "--backend",
+        choices=BACKENDS,
+        default="vllm",
+        help=f"lm-eval backend{purpose} (default vllm; hf: CPU checks)",
+    )
+    parser.add_argument("--tp", type=int, default=1, help=f"vLLM tensor parallel size{purpose} (default 1)")
+    parser.add_argument(
+        "--dp",
+        type=int,
+        default=None,
+        help=f"vLLM data parallel replicas{purpose} (default: every visible GPU, i.e. visible GPUs // tp)",
+    )
+
+
 def add_run_command(
     subparsers: argparse._SubParsersAction, what: str, data_dir_help: str, models_note: str = ""
 ) -> argparse.ArgumentParser:
@@ -561,16 +579,7 @@ def add_run_command(
         default="sparkle",
         help="prompt family: sparkle (<think>/<answer>, default) or srl (boxed instruction)",
     )
-    parser.add_argument(
-        "--backend", choices=BACKENDS, default="vllm", help="lm-eval backend (default vllm; hf: CPU checks)"
-    )
-    parser.add_argument("--tp", type=int, default=1, help="vLLM tensor parallel size (default 1)")
-    parser.add_argument(
-        "--dp",
-        type=int,
-        default=None,
-        help="vLLM data parallel replicas (default: every visible GPU, i.e. visible GPUs // tp)",
-    )
+    add_engine_arguments(parser)
     parser.add_argument(
         "--max-model-len",
         type=int,

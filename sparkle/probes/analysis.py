@@ -99,24 +99,24 @@ def check_confidence(confidence: float) -> float:
     return float(confidence)
 
 
+def _option_type(text: str, parse, check, expected: str):
+    """``check(parse(text))``, or the argparse error "<text> is not <expected>"."""
+    try:
+        return check(parse(text))
+    except (ValueError, SparkleError) as e:
+        raise argparse.ArgumentTypeError(f"{text!r} is not {expected}") from e
+
+
 def bootstrap_arg(text: str) -> int:
     """argparse type of ``--bootstrap``."""
-    try:
-        return check_bootstrap(int(text))
-    except (ValueError, SparkleError) as e:
-        raise argparse.ArgumentTypeError(
-            f"{text!r} is not a number of resamples ≥ 0 (0: no intervals; default {DEFAULT_BOOTSTRAP})"
-        ) from e
+    expected = f"a number of resamples ≥ 0 (0: no intervals; default {DEFAULT_BOOTSTRAP})"
+    return _option_type(text, int, check_bootstrap, expected)
 
 
 def confidence_arg(text: str) -> float:
     """argparse type of ``--confidence``."""
-    try:
-        return check_confidence(float(text))
-    except (ValueError, SparkleError) as e:
-        raise argparse.ArgumentTypeError(
-            f"{text!r} is not a confidence level strictly between 0 and 1 (e.g. {DEFAULT_CONFIDENCE})"
-        ) from e
+    expected = f"a confidence level strictly between 0 and 1 (e.g. {DEFAULT_CONFIDENCE})"
+    return _option_type(text, float, check_confidence, expected)
 
 
 def confidence_label(confidence: float) -> str:

@@ -19,7 +19,6 @@ when the file records it) and ``train_correct|ref_extracted`` (the training grad
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import sys
 from collections.abc import Iterable
@@ -27,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from sparkle.errors import SparkleError
+from sparkle.io import read_jsonl
 from sparkle.paths import shared_dir
 from sparkle.reward.extract import extract_with_rule
 from sparkle.reward.formats import format_ok, granular_format
@@ -173,18 +173,7 @@ def load_reference(path: str | Path, every: int = 1) -> list[dict]:
     path = Path(path)
     if not path.is_file():
         raise SparkleError(f"{path}: no such reference file; pass the path of a reward reference JSONL")
-    rows = []
-    with open(path, encoding="utf-8") as f:
-        for i, line in enumerate(f):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise SparkleError(
-                    f"{path}:{i + 1}: not JSON ({e}); the file must be one object per line"
-                ) from e
-            rows.append(row)
+    rows = read_jsonl(path)
     return rows[::every] if every > 1 else rows
 
 

@@ -47,14 +47,19 @@ _STOP = re.compile(r"[.\n]")
 _LINE_PHRASE = re.compile(r"(?:Final answer:|Answer:|The answer is:|The answer is)\s*(.*)")
 
 
-def _match_brace(text: str, open_idx: int) -> int:
-    """Index of the ``}`` closing the ``{`` at ``open_idx``, or -1 when it is never closed."""
+def match_brace(text: str, start: int, step: int = 1) -> int:
+    """Index of the brace balancing the one at ``start``, or -1 when it is never balanced.
+
+    ``step=1`` scans forward from a ``{`` to its ``}``; ``step=-1`` scans backward from a ``}`` to its ``{``.
+    """
+    opener, closer = ("{", "}") if step > 0 else ("}", "{")
+    stop = len(text) if step > 0 else -1
     depth = 0
-    for i in range(open_idx, len(text)):
+    for i in range(start, stop, step):
         ch = text[i]
-        if ch == "{":
+        if ch == opener:
             depth += 1
-        elif ch == "}":
+        elif ch == closer:
             depth -= 1
             if depth == 0:
                 return i
@@ -74,7 +79,7 @@ def boxed_step(text: str) -> tuple[str | None, str]:
     after = idx + len(BOXED)
     nxt = text[after : after + 1]
     if nxt == "{":
-        end = _match_brace(text, after)
+        end = match_brace(text, after)
         if end < 0:
             return None, BOX_UNUSABLE
         content = text[after + 1 : end].strip()

@@ -84,13 +84,22 @@ def train_equal(given: str | None, gt: str, timeout: float | None = None, pool: 
     Returns ``(equal, timed_out)``.
     """
     gt_n, given_n = normalize_train(gt), normalize_train(given)
+    settled = _string_verdict(gt_n, given_n)
+    if settled is not None:
+        return settled
+    return _symbolic_equal(gt_n, given_n, timeout, pool)
+
+
+def _string_verdict(gt_n: str | None, given_n: str | None) -> tuple[bool, bool] | None:
+    """``(equal, False)`` when the normalised strings settle it (unreadable, equal, or an empty
+    response); None when the comparison must go on."""
     if gt_n is None or given_n is None:
         return False, False
     if gt_n == given_n:
         return True, False
     if not given_n:
         return False, False
-    return _symbolic_equal(gt_n, given_n, timeout, pool)
+    return None
 
 
 def _is_frac(s: str) -> bool:
@@ -136,12 +145,9 @@ def _prm_equal(given: str, gt: str, timeout: float | None, pool: GuardedPool | N
         gt_n, given_n = normalize_eval(gt), normalize_eval(given)
     except (ValueError, OverflowError):
         return False, False
-    if gt_n is None or given_n is None:
-        return False, False
-    if gt_n == given_n:
-        return True, False
-    if not given_n:
-        return False, False
+    settled = _string_verdict(gt_n, given_n)
+    if settled is not None:
+        return settled
     gt_elems, given_elems = _split_tuple(gt_n), _split_tuple(given_n)
     if len(gt_elems) > 1 and (gt_n[0] != given_n[0] or gt_n[-1] != given_n[-1]):
         return False, False

@@ -232,6 +232,11 @@ class GuardedPool:
                 self._standby = self._spawn()
             self._cond.notify()
 
+    def _discard(self, worker: _Worker) -> None:
+        """Kill a worker that timed out, crashed or was interrupted; a fresh one stands by instead."""
+        worker.kill()
+        self._release(None)
+
     def call(
         self, name: str, args: tuple, timeout: float | None = None, default: Any = False
     ) -> tuple[Any, bool]:
@@ -277,12 +282,10 @@ class GuardedPool:
         except (WorkerError, EOFError) as e:
             self.stats.crashes += 1
             log.warning("a reward worker failed to start: %s", e)
-            worker.kill()
-            self._release(None)
+            self._discard(worker)
             return default, False
         except BaseException:
-            worker.kill()
-            self._release(None)
+            self._discard(worker)
             raise
         try:
             value = worker.call(name, args, deadline)
@@ -294,26 +297,22 @@ class GuardedPool:
                 tuple(a[:80] for a in args if isinstance(a, str)),
                 timeout,
             )
-            worker.kill()
-            self._release(None)
+            self._discard(worker)
             return default, True
         except WorkerGone as e:
             self.stats.crashes += 1
             log.debug("a reward worker had died while idle: %s", e)
-            worker.kill()
-            self._release(None)
+            self._discard(worker)
             if retry:
                 return None
             return default, False
         except (WorkerError, EOFError, pickle.UnpicklingError, OSError, ValueError) as e:
             self.stats.crashes += 1  # any failure to talk to the worker is the worker's failure
             log.debug("%s crashed in its worker: %s", name, e)
-            worker.kill()
-            self._release(None)
+            self._discard(worker)
             return default, False
         except BaseException:
-            worker.kill()
-            self._release(None)
+            self._discard(worker)
             raise
         self._release(worker)
         return value, False

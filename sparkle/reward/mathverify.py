@@ -23,6 +23,7 @@ import re
 import threading
 from fractions import Fraction
 
+from sparkle.reward.extract import match_brace
 from sparkle.reward.guard import GuardedPool, default_pool
 from sparkle.reward.normalize import normalize_train
 from sparkle.reward.numeric import evaluate_latex, numeric_verdict
@@ -51,16 +52,7 @@ def _box_before(text: str, end: int) -> tuple[int, int] | None:
     close = m.start() - 1
     if close < 0 or text[close] != "}":
         return None
-    depth, i = 0, close
-    while i >= 0:
-        ch = text[i]
-        if ch == "}":
-            depth += 1
-        elif ch == "{":
-            depth -= 1
-            if depth == 0:
-                break
-        i -= 1
+    i = match_brace(text, close, -1)
     if i < 6 or text[i - 6 : i] != "\\boxed":
         return None
     return i - 6, close
@@ -386,12 +378,17 @@ def _plain_items(s: str) -> set[Fraction] | None:
     return items
 
 
-def _number_sets(gold: str, pred: str) -> bool | None:
-    """Unbracketed lists of integers / fractions (``2,16`` and ``16, 2``): math-verify reads sets."""
-    a, b = _plain_items(gold), _plain_items(pred)
+def _same_reading(read, gold: str, pred: str) -> bool | None:
+    """Whether ``read`` gives gold and pred the same value; None when it cannot read either."""
+    a, b = read(gold), read(pred)
     if a is None or b is None:
         return None
     return a == b
+
+
+def _number_sets(gold: str, pred: str) -> bool | None:
+    """Unbracketed lists of integers / fractions (``2,16`` and ``16, 2``): math-verify reads sets."""
+    return _same_reading(_plain_items, gold, pred)
 
 
 _CHOICE = re.compile(r"\\(?:text|textbf|mathrm|mathbf)\{\s*\(?([A-E])\)?\s*\}|\(?([A-E])\)?")
@@ -459,10 +456,7 @@ def _interval_unions(gold: str, pred: str) -> bool | None:
     """Unions of intervals (``(-5,-2] \\cup (-1,3]``), compared as the sets they are."""
     if "\\cup" not in gold + pred and "\\infty" not in gold + pred:
         return None
-    a, b = _union(gold), _union(pred)
-    if a is None or b is None:
-        return None
-    return a == b
+    return _same_reading(_union, gold, pred)
 
 
 _BASE = re.compile(r"([0-9A-Z]+)_(?:\{([0-9]+)\}|([0-9]))")

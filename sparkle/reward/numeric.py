@@ -33,6 +33,20 @@ class _Refuse(Exception):
     pass
 
 
+def _power(base: complex, exponent: complex) -> complex:
+    """``base ** exponent`` where it is unambiguous: a finite real exponent of bounded size, no zero to
+    a non-positive power, and for a non-integer exponent a positive real base (principal branches of
+    complex powers are left to sympy); anything else refuses."""
+    if exponent.imag != 0 or abs(exponent.real) > MAX_EXPONENT or (base == 0 and exponent.real <= 0):
+        raise _Refuse
+    e = exponent.real
+    if e == int(e) and base.imag == 0:
+        return complex(base.real ** int(e))
+    if base.imag == 0 and base.real > 0:
+        return complex(base.real**e)
+    raise _Refuse
+
+
 def _tokens(text: str) -> list[tuple[str, str]]:
     text = _DROP.sub(" ", text).strip()
     out, pos = [], 0
@@ -137,16 +151,7 @@ class _Parser:
                 exponent = complex(int(tok[1]))
             else:
                 raise _Refuse  # 2^10 without braces: readers disagree
-            if exponent.imag != 0 or abs(exponent.real) > MAX_EXPONENT:
-                raise _Refuse
-            if base == 0 and exponent.real <= 0:
-                raise _Refuse
-            e = exponent.real
-            if e == int(e) and base.imag == 0:
-                return complex(base.real ** int(e))
-            if base.imag == 0 and base.real > 0:
-                return complex(base.real**e)
-            raise _Refuse  # principal branches of complex powers: leave them to sympy
+            return _power(base, exponent)
         return base
 
     def group(self) -> complex:
@@ -387,14 +392,7 @@ class _TextParser(_Parser):
         if self.peek() == "^":
             self.i += 1
             exponent = self.unary()  # "2^-1"; towers are refused by the sympy guard before we get here
-            if exponent.imag != 0 or abs(exponent.real) > MAX_EXPONENT or (base == 0 and exponent.real <= 0):
-                raise _Refuse
-            e = exponent.real
-            if e == int(e) and base.imag == 0:
-                return complex(base.real ** int(e))
-            if base.imag == 0 and base.real > 0:
-                return complex(base.real**e)
-            raise _Refuse
+            return _power(base, exponent)
         return base
 
     def primary(self) -> complex:  # type: ignore[override]

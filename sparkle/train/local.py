@@ -713,21 +713,15 @@ def add_local_arguments(p) -> None:
     p.add_argument(
         "--out", type=_Path, required=True, help="output folder (final/, checkpoints/, metrics.jsonl)"
     )
-    p.add_argument(
-        "--max-steps",
-        type=int,
-        default=None,
-        help="stop after N optimizer steps (default: the stage's epochs)",
-    )
-    p.add_argument(
-        "--save-steps", type=int, default=None, help="checkpoint every N steps (default: trainer.save_freq)"
-    )
-    p.add_argument(
-        "--threads",
-        type=int,
-        default=None,
-        help="CPU threads for torch (default: torch's choice; 1 is fastest for tiny models on a busy machine)",
-    )
+    for flag, help_text in (
+        ("--max-steps", "stop after N optimizer steps (default: the stage's epochs)"),
+        ("--save-steps", "checkpoint every N steps (default: trainer.save_freq)"),
+        (
+            "--threads",
+            "CPU threads for torch (default: torch's choice; 1 is fastest for tiny models on a busy machine)",
+        ),
+    ):
+        p.add_argument(flag, type=int, default=None, help=help_text)
 
 
 def run_command(args) -> int:
