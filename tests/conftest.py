@@ -16,6 +16,8 @@ os.environ["TRANSFORMERS_OFFLINE"] = "1"
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("RAY_AUTH_MODE", "disabled")
 os.environ.setdefault("WANDB_MODE", "disabled")
+# reward workers also serve the guard-test functions (sleep_worker, echo_worker); production workers do not
+os.environ["SPARKLE_REWARD_TEST_WORKERS"] = "1"
 
 REPO_ROOT = repo_root()
 SHARED_DIR = shared_dir()  # $SPARKLE_SHARED_DIR, else ../shared beside the repository

@@ -299,11 +299,10 @@ def rescore(
 ) -> list[RescoredTask]:
     """Re-grade every samples file under ``paths`` (folders are searched recursively). With ``out`` (where
     `write_rescored` will write), the output is checked before any grading."""
-    from sparkle.reward import POLICIES
+    from sparkle.reward.grading import check_policy
 
     paths = list(paths)
-    if policy not in POLICIES:
-        raise SparkleError(f"unknown grading policy {policy!r}: use one of {', '.join(POLICIES)}")
+    check_policy(policy)
     if timeout is not None and not (
         isinstance(timeout, (int, float)) and math.isfinite(timeout) and timeout > 0
     ):

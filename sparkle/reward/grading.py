@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from sparkle.errors import SparkleError
 from sparkle.reward.extract import extract_answer, strip_ground_truth
 from sparkle.reward.guard import GuardedPool, default_pool
+from sparkle.reward.lru import LRU
 from sparkle.reward.mathverify import math_verify_equal
 from sparkle.reward.normalize import (
     fallback_key,
@@ -45,8 +46,7 @@ class Grade:
 
 # Verdicts of guarded calls, keyed by (worker function, arguments): GRPO scores 32 samples per prompt and
 # many of them give the same answer. Timeouts and crashes are not cached.
-_VERDICTS: dict[tuple, bool] = {}
-_MAX_VERDICTS = 65536
+_VERDICTS = LRU(65536)
 
 
 def _guarded(name: str, args: tuple, timeout: float | None, pool: GuardedPool | None) -> tuple[bool, bool]:
@@ -58,9 +58,7 @@ def _guarded(name: str, args: tuple, timeout: float | None, pool: GuardedPool | 
     crashes = guard.stats.crashes
     value, timed_out = guard.call(name, args, timeout)
     if not timed_out and guard.stats.crashes == crashes:
-        if len(_VERDICTS) >= _MAX_VERDICTS:
-            _VERDICTS.clear()
-        _VERDICTS[key] = bool(value)
+        _VERDICTS.put(key, bool(value))
     return bool(value), timed_out
 
 
@@ -191,6 +189,22 @@ def ground_truths(ground_truth: object) -> list:
     return [ground_truth]
 
 
+# policy -> its comparison of one answer with one ground truth: (given, gt, response, timeout, pool)
+_POLICY_EQUAL = {
+    "train": lambda given, gt, response, timeout, pool: train_equal(given, gt, timeout, pool),
+    "eval": lambda given, gt, response, timeout, pool: eval_equal(given, gt, timeout, pool),
+    "math_verify": math_verify_equal,
+}
+assert tuple(_POLICY_EQUAL) == POLICIES
+
+
+def check_policy(policy: str) -> str:
+    """``policy`` when it is one of POLICIES; else the one SparkleError every entry point raises."""
+    if policy not in POLICIES:
+        raise SparkleError(f"unknown grading policy {policy!r}: use one of {', '.join(POLICIES)}")
+    return policy
+
+
 def answers_match(
     given: str | None,
     ground_truth: object,
@@ -200,6 +214,7 @@ def answers_match(
     pool: GuardedPool | None = None,
 ) -> tuple[bool, bool]:
     """Whether ``given`` matches any of the ground truths under ``policy``: ``(correct, timed_out)``."""
+    equal = _POLICY_EQUAL[check_policy(policy)]
     truths = ground_truths(ground_truth)
     if given is not None and not isinstance(given, str):
         given = str(given)  # a number handed in directly is graded as its text
@@ -207,15 +222,7 @@ def answers_match(
     for raw in truths:
         if raw is None:
             continue
-        gt = strip_ground_truth(raw)
-        if policy == "train":
-            ok, t = train_equal(given, gt, timeout, pool)
-        elif policy == "eval":
-            ok, t = eval_equal(given, gt, timeout, pool)
-        elif policy == "math_verify":
-            ok, t = math_verify_equal(given, gt, response, timeout, pool)
-        else:
-            raise SparkleError(f"unknown grading policy {policy!r}: use one of {', '.join(POLICIES)}")
+        ok, t = equal(given, strip_ground_truth(raw), response, timeout, pool)
         timed_out = timed_out or t
         if ok:
             return True, timed_out
@@ -229,8 +236,7 @@ def grade(
     timeout: float | None = None,
 ) -> Grade:
     """Extract the answer from ``response`` and judge it against the ground truth(s) under ``policy``."""
-    if policy not in POLICIES:
-        raise SparkleError(f"unknown grading policy {policy!r}: use one of {', '.join(POLICIES)}")
+    check_policy(policy)
     extracted = extract_answer(response)
     if policy == "eval" and not extracted:
         extracted = None

@@ -25,6 +25,7 @@ from fractions import Fraction
 
 from sparkle.reward.extract import match_brace
 from sparkle.reward.guard import GuardedPool, default_pool
+from sparkle.reward.lru import LRU
 from sparkle.reward.normalize import normalize_train
 from sparkle.reward.numeric import evaluate_latex, numeric_verdict
 from sparkle.reward.symbolic import plain_number
@@ -703,7 +704,7 @@ def math_verify_configs():
     return gold, pred
 
 
-_GOLD_CACHE: dict[str, object] = {}
+_GOLD_CACHE = LRU(4096)
 
 
 def _parse_gold(gold: str):
@@ -712,9 +713,7 @@ def _parse_gold(gold: str):
     parsed = _GOLD_CACHE.get(gold)
     if parsed is None:
         parsed = parse(f"${gold}$", math_verify_configs()[0], parsing_timeout=None)
-        if len(_GOLD_CACHE) > 4096:
-            _GOLD_CACHE.clear()
-        _GOLD_CACHE[gold] = parsed
+        _GOLD_CACHE.put(gold, parsed)
     return parsed
 
 

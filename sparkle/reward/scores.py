@@ -8,7 +8,7 @@ from typing import Any
 from sparkle.errors import SparkleError
 from sparkle.reward.extract import CHAT_ASSISTANT_MARKER, completion_part, extract_answer, is_uncertain
 from sparkle.reward.formats import format_ok, granular_format, looks_augmented
-from sparkle.reward.grading import POLICIES, answers_match
+from sparkle.reward.grading import answers_match, check_policy
 from sparkle.reward.guard import GuardedPool, shared_deadline
 
 REWARD_TYPES: tuple[str, ...] = ("spk_h", "spk_h_aug", "spk_s", "spk_g", "val")
@@ -73,8 +73,7 @@ def score_response(
     """
     if reward_type not in REWARD_TYPES:
         raise SparkleError(f"unknown reward_type {reward_type!r}: use one of {', '.join(REWARD_TYPES)}")
-    if policy not in POLICIES:
-        raise SparkleError(f"unknown grading policy {policy!r}: use one of {', '.join(POLICIES)}")
+    check_policy(policy)
     if reading not in READINGS:
         raise SparkleError(f"unknown reading {reading!r}: use one of {', '.join(READINGS)}")
     solution_str = solution_str if isinstance(solution_str, str) else ""

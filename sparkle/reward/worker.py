@@ -11,15 +11,25 @@ import threading
 import time
 
 _HEADER = struct.Struct("<I")
-# worker function name -> the module that defines it
+# worker function name -> the module that defines it (what a production worker will run)
 FUNCTIONS = {
     "sympy_equal_worker": "sparkle.reward.symbolic",
-    "sleep_worker": "sparkle.reward.symbolic",
-    "echo_worker": "sparkle.reward.symbolic",
     "math_verify_worker": "sparkle.reward.mathverify",
     "math_verify_any_worker": "sparkle.reward.mathverify",
 }
-ALLOWED = tuple(FUNCTIONS)
+# Functions the test suite uses to exercise the guard (timeouts, crashes, replies); a worker serves them
+# only when started with SPARKLE_REWARD_TEST_WORKERS=1 in its environment (tests/conftest.py sets it).
+TEST_FUNCTIONS = {
+    "sleep_worker": "sparkle.reward.symbolic",
+    "echo_worker": "sparkle.reward.symbolic",
+}
+TEST_WORKERS_ENV = "SPARKLE_REWARD_TEST_WORKERS"
+
+
+def allowed_functions(environ: dict[str, str] | None = None) -> dict[str, str]:
+    """The functions this worker serves: the production ones, plus the test ones when enabled."""
+    environ = os.environ if environ is None else environ
+    return {**FUNCTIONS, **TEST_FUNCTIONS} if environ.get(TEST_WORKERS_ENV) == "1" else dict(FUNCTIONS)
 
 
 def _watch_parent(parent: int) -> None:
@@ -57,6 +67,7 @@ def main() -> None:
 
     symbolic.warm_worker()
     stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
+    functions = allowed_functions()
     stdout.write(b"R")
     stdout.flush()
     # math-verify (and its LaTeX parser) loads while the worker waits for its first request; a request
@@ -71,9 +82,9 @@ def main() -> None:
             return
         try:
             name, args = pickle.loads(payload)
-            if name not in ALLOWED:
+            if name not in functions:
                 raise ValueError(f"not a worker function: {name}")
-            reply = ("ok", getattr(importlib.import_module(FUNCTIONS[name]), name)(*args))
+            reply = ("ok", getattr(importlib.import_module(functions[name]), name)(*args))
         except BaseException as e:  # noqa: BLE001 - report everything to the parent, keep serving
             reply = ("err", f"{type(e).__name__}: {e}"[:1000])
         out = pickle.dumps(reply, protocol=pickle.HIGHEST_PROTOCOL)
