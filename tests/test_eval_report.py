@@ -10,6 +10,7 @@ import logging
 from pathlib import Path
 
 import pytest
+from conftest import write_samples
 
 from sparkle.errors import SparkleError
 
@@ -39,9 +40,7 @@ def _write_run(folder: Path, patterns: list[str], extra_rows: list[dict] | None 
     """An lm-eval run of gsm8k_spk with 2 samples per problem, written as lm-eval lays it out."""
     folder.mkdir(parents=True, exist_ok=True)
     rows = [_row(i, f"p{i}", p) for i, p in enumerate(patterns)] + (extra_rows or [])
-    with open(folder / f"samples_gsm8k_spk_{DATE}.jsonl", "w", encoding="utf-8") as f:
-        for row in rows:
-            f.write(json.dumps(row) + "\n")
+    write_samples(folder, "gsm8k_spk", rows, DATE)
     avg = sum(p.count("1") / 2 for p in patterns) / len(patterns)
     results = {
         "results": {

@@ -8,6 +8,7 @@ from fractions import Fraction
 from pathlib import Path
 
 import pytest
+from conftest import replay_lm
 
 from sparkle.errors import SparkleError
 from sparkle.evaluate import tasks as bench
@@ -78,37 +79,6 @@ def _outputs() -> dict[str, list[str]]:
     return outputs
 
 
-def _replay_lm(outputs: dict[str, list[str]]):
-    from lm_eval.api.model import LM
-
-    class ReplayLM(LM):
-        """Returns stored generations in order, per prompt; records the generation kwargs it was asked with."""
-
-        def __init__(self):
-            super().__init__()
-            self.calls: dict[str, int] = {}
-            self.kwargs: list[dict] = []
-
-        def generate_until(self, requests, disable_tqdm: bool = False):
-            out = []
-            for request in requests:
-                context, kwargs = request.args
-                assert context in outputs, f"unexpected prompt:\n{context}"
-                index = self.calls.get(context, 0)
-                self.calls[context] = index + 1
-                self.kwargs.append(dict(kwargs))
-                out.append(outputs[context][index])
-            return out
-
-        def loglikelihood(self, requests, disable_tqdm: bool = False):
-            raise NotImplementedError
-
-        def loglikelihood_rolling(self, requests, disable_tqdm: bool = False):
-            raise NotImplementedError
-
-    return ReplayLM()
-
-
 def _manager(repo_root: Path, **metadata):
     from lm_eval.tasks import TaskManager
 
@@ -123,7 +93,7 @@ def _manager(repo_root: Path, **metadata):
 def replayed(repo_root: Path, data_dir: Path):
     from lm_eval import simple_evaluate
 
-    lm = _replay_lm(_outputs())
+    lm = replay_lm(_outputs())
     manager = _manager(repo_root, data_dir=str(data_dir))
     results = simple_evaluate(
         model=lm, tasks=[bench.GROUP], task_manager=manager, log_samples=True, bootstrap_iters=0
@@ -202,7 +172,7 @@ def test_other_sample_counts_give_matching_tasks(tmp_path: Path, data_dir: Path)
     )
     outputs = {prompt: responses[:4] for prompt, responses in _outputs().items()}
     results = simple_evaluate(
-        model=_replay_lm(outputs), tasks=["aime2024"], task_manager=manager, bootstrap_iters=0
+        model=replay_lm(outputs), tasks=["aime2024"], task_manager=manager, bootstrap_iters=0
     )
     values = results["results"]["aime2024"]
     # aime2024: P1 "cwcw" (c=2) and P2 "wwcn" (c=1), first four samples.
@@ -247,7 +217,7 @@ def test_missing_data_fails_the_lm_eval_run(repo_root: Path, tmp_path: Path):
 
     manager = _manager(repo_root, data_dir=str(tmp_path / "absent"))
     with pytest.raises(SparkleError, match="sparkle data benchmarks"):
-        simple_evaluate(model=_replay_lm({}), tasks=["math500"], task_manager=manager, bootstrap_iters=0)
+        simple_evaluate(model=replay_lm({}), tasks=["math500"], task_manager=manager, bootstrap_iters=0)
 
 
 def test_srl_family_through_metadata(data_dir: Path):

@@ -20,14 +20,24 @@ def test_dry_run_prints_the_whole_plan_and_writes_nothing(tmp_path, capsys):
     assert main(["pipeline", "--out", str(out), "--variant", "hard", "--nnodes", "2", "--dry-run"]) == 0
     lines = _commands(capsys)
     assert len(lines) == 12
-    assert "data stage-two --variant hard" in lines[1]
-    assert "stage_one.sh --model Qwen/Qwen2.5-Math-7B --nnodes 2 --gpus-per-node 8" in lines[4]
-    assert f"trainer.default_local_dir={out / 'checkpoints' / 'stage_one'}" in lines[4]
-    assert "convert --fsdp_path" in lines[5] and "global_step_<latest>" in lines[5]
-    assert "stage_two_hard.sh --model " + str(out / "models" / "stage1") in lines[6]
-    assert "sparkle_hardmath_hard_train.parquet" in lines[6]
-    assert "eval run --model" in lines[8] and "probe run --model" in lines[9]
-    assert "--dp" not in lines[8]  # evaluation on every visible GPU unless --dp is given
+
+    def command(fragment: str) -> str:
+        (line,) = [line for line in lines if fragment in line]
+        return line
+
+    data_two = command("data stage-two --variant hard")
+    stage_one = command("stage_one.sh ")
+    assert "stage_one.sh --model Qwen/Qwen2.5-Math-7B --nnodes 2 --gpus-per-node 8" in stage_one
+    assert f"trainer.default_local_dir={out / 'checkpoints' / 'stage_one'}" in stage_one
+    convert_one = command(str(out / "checkpoints" / "stage_one" / "global_step_<latest>"))
+    assert "convert --fsdp_path" in convert_one
+    stage_two = command("stage_two_hard.sh ")
+    assert "stage_two_hard.sh --model " + str(out / "models" / "stage1") in stage_two
+    assert "sparkle_hardmath_hard_train.parquet" in stage_two
+    evaluate, probes = command("eval run --model"), command("probe run --model")
+    assert "--dp" not in evaluate  # evaluation on every visible GPU unless --dp is given
+    steps = [data_two, stage_one, convert_one, stage_two, evaluate, probes]
+    assert [lines.index(line) for line in steps] == sorted(lines.index(line) for line in steps)
     assert not out.exists()
 
 

@@ -206,6 +206,30 @@ def _weight_files(folder: Path) -> list[Path]:
     raise SparkleError(f"{folder}: no {WEIGHTS_NAME} or {WEIGHTS_INDEX_NAME} was written")
 
 
+def _check_tensor(
+    where: str,
+    key: str,
+    tensor: torch.Tensor,
+    expected: ExpectedWeights,
+    dtype: torch.dtype,
+    reference: dict[str, torch.Tensor] | None,
+) -> None:
+    """One written tensor against the config's weights: known key, shape, dtype, and the merged value."""
+    import torch
+
+    if key not in expected.shapes:
+        raise SparkleError(f"conversion check failed: {where} is not a weight of the written config")
+    if tuple(tensor.shape) != expected.shapes[key]:
+        raise SparkleError(
+            f"conversion check failed: {where} has shape {list(tensor.shape)}, the config gives "
+            f"{list(expected.shapes[key])}"
+        )
+    if tensor.dtype != dtype:
+        raise SparkleError(f"conversion check failed: {where} is {tensor.dtype}, expected {dtype}")
+    if reference is not None and not torch.equal(tensor, reference[key]):
+        raise SparkleError(f"conversion check failed: {where} differs from the merged tensor")
+
+
 def verify_hf_model(
     folder: str | Path, dtype: torch.dtype, reference: dict[str, torch.Tensor] | None = None
 ) -> tuple[int, int]:
@@ -215,7 +239,6 @@ def verify_hf_model(
     safetensors files and checks key, shape and dtype (and equality with ``reference`` when given); the
     tokenizer must load too. Any failure is a SparkleError naming the file and key.
     """
-    import torch
     from safetensors import safe_open
 
     folder = Path(folder)
@@ -226,22 +249,7 @@ def verify_hf_model(
         with safe_open(str(path), framework="pt") as f:
             for key in f.keys():
                 tensor = f.get_tensor(key)
-                where = f"{path.name}: {key!r}"
-                if key not in expected.shapes:
-                    raise SparkleError(
-                        f"conversion check failed: {where} is not a weight of the written config"
-                    )
-                if tuple(tensor.shape) != expected.shapes[key]:
-                    raise SparkleError(
-                        f"conversion check failed: {where} has shape {list(tensor.shape)}, the config gives "
-                        f"{list(expected.shapes[key])}"
-                    )
-                if tensor.dtype != dtype:
-                    raise SparkleError(
-                        f"conversion check failed: {where} is {tensor.dtype}, expected {dtype}"
-                    )
-                if reference is not None and not torch.equal(tensor, reference[key]):
-                    raise SparkleError(f"conversion check failed: {where} differs from the merged tensor")
+                _check_tensor(f"{path.name}: {key!r}", key, tensor, expected, dtype, reference)
                 seen.add(key)
                 parameters += tensor.numel()
     missing = sorted(set(expected.shapes) - seen - expected.optional)
@@ -307,6 +315,55 @@ def _install(staging: Path, out: Path) -> None:
         os.replace(staging, out)
 
 
+def _config_source(layout: CheckpointLayout, base_model: str | None) -> str:
+    """Where config and tokenizer come from: the checkpoint's own ``huggingface/``, else ``base_model``."""
+    if layout.hf_dir is not None:
+        if base_model:
+            log.info(
+                "using the checkpoint's own %s for config and tokenizer; --base_model is not needed",
+                layout.hf_dir,
+            )
+        return str(layout.hf_dir)
+    if base_model:
+        return base_model
+    raise SparkleError(
+        f"{layout.actor_dir}: no huggingface/ folder (a 2025-verl checkpoint), so config and tokenizer "
+        "must come from the model the run started from: pass --base_model PATH_OR_ID "
+        "(e.g. Qwen/Qwen2.5-Math-7B for Stage 1, the Stage-1 model for Stage 2)"
+    )
+
+
+def _merge_checked(
+    layout: CheckpointLayout,
+    out: Path,
+    source: str,
+    config: Any,
+    expected: ExpectedWeights,
+    out_dtype: torch.dtype,
+    use_verl: bool,
+) -> tuple[int, int]:
+    """Merge into a hidden folder beside ``out``, check it loaded back, then move it into place;
+    returns (tensors, parameters). A failure leaves ``out`` as it was."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial.", dir=out.parent))
+    try:
+        if use_verl:
+            check_rank_zero(layout, expected)
+            _run_verl_merger(layout, staging)
+            reference = None
+        else:
+            reference = consolidate_shards(layout, expected, out_dtype)
+            write_hf_model(staging, reference, config, source, out_dtype)
+        counts = verify_hf_model(staging, out_dtype, reference)
+        del reference
+        _make_readable(staging)
+        _install(staging, out)
+    finally:
+        if staging.exists():
+            shutil.rmtree(staging)
+    return counts
+
+
 def convert_checkpoint(
     fsdp_path: str | Path,
     output_path: str | Path,
@@ -324,25 +381,12 @@ def convert_checkpoint(
     result is pushed to the Hub using ``HF_TOKEN``.
     """
     out_dtype = torch_dtype(dtype)
+    dtype_name = DTYPES[dtype.strip().lower()]
     token = upload_token() if upload_repo else None
     layout = find_checkpoint(fsdp_path)
     out = Path(output_path)
     _check_output(out, overwrite)
-
-    if layout.hf_dir is not None:
-        source = str(layout.hf_dir)
-        if base_model:
-            log.info(
-                "using the checkpoint's own %s for config and tokenizer; --base_model is not needed", source
-            )
-    elif base_model:
-        source = base_model
-    else:
-        raise SparkleError(
-            f"{layout.actor_dir}: no huggingface/ folder (a 2025-verl checkpoint), so config and tokenizer "
-            "must come from the model the run started from: pass --base_model PATH_OR_ID "
-            "(e.g. Qwen/Qwen2.5-Math-7B for Stage 1, the Stage-1 model for Stage 2)"
-        )
+    source = _config_source(layout, base_model)
     config = _load_config(source)
     expected = expected_weights(config, source)
     use_verl = layout.kind == "verl" and str(out_dtype) == "torch.bfloat16"
@@ -354,37 +398,19 @@ def convert_checkpoint(
         layout.world_size,
         out,
         merger,
-        DTYPES[dtype.strip().lower()],
+        dtype_name,
     )
-
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial.", dir=out.parent))
-    try:
-        if use_verl:
-            check_rank_zero(layout, expected)
-            _run_verl_merger(layout, staging)
-            reference = None
-        else:
-            reference = consolidate_shards(layout, expected, out_dtype)
-            write_hf_model(staging, reference, config, source, out_dtype)
-        num_tensors, num_parameters = verify_hf_model(staging, out_dtype, reference)
-        del reference
-        _make_readable(staging)
-        _install(staging, out)
-    finally:
-        if staging.exists():
-            shutil.rmtree(staging)
+    num_tensors, num_parameters = _merge_checked(layout, out, source, config, expected, out_dtype, use_verl)
     log.info(
         "wrote %s: %d tensors, %d parameters, checked after loading back", out, num_tensors, num_parameters
     )
-
     uploaded = upload_model(out, upload_repo, token=token, private=private) if upload_repo and token else None
     return ConversionResult(
         output_dir=out,
         layout=layout.kind,
         merger=merger,
         world_size=layout.world_size,
-        dtype=DTYPES[dtype.strip().lower()],
+        dtype=dtype_name,
         num_tensors=num_tensors,
         num_parameters=num_parameters,
         config_source=source,

@@ -50,20 +50,14 @@ def _step_number(path: Path) -> int:
     return int(match.group(1)) if match else -1
 
 
-def find_checkpoint(path: str | Path) -> CheckpointLayout:
-    """Resolve ``path`` (a ``global_step_N`` folder or its ``actor/``) and check its shard set.
-
-    Raises SparkleError when there are no shards, shards of several world sizes, a missing rank, or an
-    ``fsdp_config.json`` whose world size disagrees with the shard names.
-    """
-    root = Path(path)
+def _actor_shards(root: Path) -> tuple[Path, dict[tuple[int, int], Path]]:
+    """(folder holding the shards, {(world size, rank): path}): ``root`` itself or its ``actor/``."""
     if not root.exists():
         raise SparkleError(
             f"{root}: checkpoint folder not found; pass a global_step_N folder or its actor/ folder"
         )
     if not root.is_dir():
         raise SparkleError(f"{root}: not a folder; pass a global_step_N folder or its actor/ folder")
-
     actor_dir, shards = root, _shards_in(root)
     if not shards and _shards_in(root / "actor"):
         actor_dir, shards = root / "actor", _shards_in(root / "actor")
@@ -77,7 +71,11 @@ def find_checkpoint(path: str | Path) -> CheckpointLayout:
         raise SparkleError(
             f"{root}: no model shards (model_world_size_W_rank_R.pt) here or in {root / 'actor'}{hint}"
         )
+    return actor_dir, shards
 
+
+def _complete_world_size(actor_dir: Path, shards: dict[tuple[int, int], Path]) -> int:
+    """The one world size of the shards, every rank below it present (else a SparkleError)."""
     sizes = sorted({size for size, _ in shards})
     if len(sizes) > 1:
         counts = ", ".join(
@@ -100,28 +98,42 @@ def find_checkpoint(path: str | Path) -> CheckpointLayout:
         )
     if extra:
         raise SparkleError(f"{actor_dir}: shard rank(s) {extra} are not below the world size {world_size}")
+    return world_size
 
-    fsdp_config = None
+
+def _fsdp_config(actor_dir: Path, world_size: int) -> dict | None:
+    """Today's ``fsdp_config.json`` (None when absent), checked against the shards' world size."""
     config_path = actor_dir / FSDP_CONFIG_NAME
-    if config_path.is_file():
-        try:
-            fsdp_config = json.loads(config_path.read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError) as e:
-            raise SparkleError(f"{config_path}: not readable JSON ({e}); restore it or delete it") from e
-        if not isinstance(fsdp_config, dict):
-            raise SparkleError(f"{config_path}: expected a JSON object with 'world_size'")
-        declared = fsdp_config.get("world_size")
-        if declared is not None and declared != world_size:
-            raise SparkleError(
-                f"{config_path}: world_size {declared} but the shard files are for world size {world_size}; "
-                "the folder mixes two runs"
-            )
+    if not config_path.is_file():
+        return None
+    try:
+        fsdp_config = json.loads(config_path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as e:
+        raise SparkleError(f"{config_path}: not readable JSON ({e}); restore it or delete it") from e
+    if not isinstance(fsdp_config, dict):
+        raise SparkleError(f"{config_path}: expected a JSON object with 'world_size'")
+    declared = fsdp_config.get("world_size")
+    if declared is not None and declared != world_size:
+        raise SparkleError(
+            f"{config_path}: world_size {declared} but the shard files are for world size {world_size}; "
+            "the folder mixes two runs"
+        )
+    return fsdp_config
 
+
+def find_checkpoint(path: str | Path) -> CheckpointLayout:
+    """Resolve ``path`` (a ``global_step_N`` folder or its ``actor/``) and check its shard set.
+
+    Raises SparkleError when there are no shards, shards of several world sizes, a missing rank, or an
+    ``fsdp_config.json`` whose world size disagrees with the shard names.
+    """
+    actor_dir, shards = _actor_shards(Path(path))
+    world_size = _complete_world_size(actor_dir, shards)
     hf_dir = actor_dir / HF_SUBDIR
     return CheckpointLayout(
         actor_dir=actor_dir,
         world_size=world_size,
         shard_paths=tuple(shards[(world_size, r)] for r in range(world_size)),
-        fsdp_config=fsdp_config,
+        fsdp_config=_fsdp_config(actor_dir, world_size),
         hf_dir=hf_dir if (hf_dir / "config.json").is_file() else None,
     )

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import re
+from functools import partial
 from pathlib import Path
 
 from sparkle.io import atomic_files, atomic_path, write_text_atomic
@@ -137,43 +138,74 @@ class _Labels:
         return f"{name} [{self.ci}]"
 
 
+def _pair_cells(
+    t: _Lookup, model: str, benchmark: str, condition: str, level: str, own: str, with_text
+) -> str | None:
+    """The cells "without | with | Δ | pairs | all problems" of one table row (None when the condition has
+    no value there); ``with_text`` formats the "with" cell."""
+    without, with_, delta = t.pair(model, benchmark, condition, level, own)
+    if with_ is None:
+        return None
+    return (
+        f"{_pct(without)} | {with_text(with_)} | {_with_ci(delta, True)} | {delta.n if delta else 0} | "
+        f"{_own(t, model, benchmark, condition, level, delta)}"
+    )
+
+
+def _level_table(t: _Lookup, condition: str, own: str, with_text, title: str, header: str) -> list[str]:
+    """The table of one condition by difficulty level, over all benchmarks."""
+    lines = ["", title, "", f"| Model | Level {header}", "|---|---|---|---|---|---|---|"]
+    for model in t.models:
+        for level in map(str, t.levels):
+            cells = _pair_cells(t, model, ALL, condition, level, own, with_text)
+            if cells is not None:
+                lines.append(f"| {model} | {level} | {cells} |")
+    return lines
+
+
 def _hint_section(t: _Lookup, condition: str, lab: _Labels) -> list[str]:
-    lines = [f"## {TITLES[condition]}", ""]
     header = (
         f"| without {t.avg} | with {t.avg} | {lab.value(f'Δ {t.avg}')} | pairs | "
         f"all problems: without (n) → with (n) |"
     )
-    lines += [
+    lines = [
+        f"## {TITLES[condition]}",
+        "",
         f"| Model | Benchmark {header} paper (without → with) |",
         "|---|---|---|---|---|---|---|---|",
     ]
     for model in t.models:
         for benchmark in [*t.benchmarks, ALL]:
-            without, with_, delta = t.pair(model, benchmark, condition, ALL, t.avg)
-            if with_ is None:
-                continue
-            lines.append(
-                f"| {model} | {_label(benchmark)} | {_pct(without)} | {_pct(with_)} | {_with_ci(delta, True)} | "
-                f"{delta.n if delta else 0} | {_own(t, model, benchmark, condition, ALL, delta)} | "
-                f"{_paper(model, condition, benchmark)} |"
-            )
-    lines += [
+            cells = _pair_cells(t, model, benchmark, condition, ALL, t.avg, _pct)
+            if cells is not None:
+                lines.append(
+                    f"| {model} | {_label(benchmark)} | {cells} | {_paper(model, condition, benchmark)} |"
+                )
+    title = f"### {TITLES[condition]} by difficulty level (all benchmarks)"
+    return [*lines, *_level_table(t, condition, t.avg, _pct, title, header), ""]
+
+
+def _position_table(t: _Lookup) -> list[str]:
+    """Accuracy of the subproblems at each position of the chain, per benchmark."""
+    if not t.positions:
+        return []
+    header_pos = " | ".join(f"pos {i} (n)" for i in t.positions)
+    lines = [
         "",
-        f"### {TITLES[condition]} by difficulty level (all benchmarks)",
+        "### Accuracy by position in the chain (where chains break)",
         "",
-        f"| Model | Level {header}",
-        "|---|---|---|---|---|---|---|",
+        f"| Model | Benchmark | {header_pos} |",
+        "|---|---|" + "---|" * len(t.positions),
     ]
     for model in t.models:
-        for level in map(str, t.levels):
-            without, with_, delta = t.pair(model, ALL, condition, level, t.avg)
-            if with_ is None:
-                continue
-            lines.append(
-                f"| {model} | {level} | {_pct(without)} | {_pct(with_)} | {_with_ci(delta, True)} | "
-                f"{delta.n if delta else 0} | {_own(t, model, ALL, condition, level, delta)} |"
-            )
-    return [*lines, ""]
+        for benchmark in [*t.benchmarks, ALL]:
+            cells = [
+                t.get(model, benchmark, "subproblem", ALL, f"position_{i}_accuracy") for i in t.positions
+            ]
+            if any(cells):
+                text = ["–" if c is None else f"{_pct(c)} ({c.n})" for c in cells]
+                lines.append(f"| {model} | {_label(benchmark)} | " + " | ".join(text) + " |")
+    return lines
 
 
 def _subproblem_section(t: _Lookup, lab: _Labels) -> list[str]:
@@ -193,48 +225,15 @@ def _subproblem_section(t: _Lookup, lab: _Labels) -> list[str]:
     for model in t.models:
         paper = PROBES["subproblem_success"].get(paper_row_for(model) or "", {})
         for benchmark in [*t.benchmarks, ALL]:
-            without, success, delta = t.pair(model, benchmark, "subproblem", ALL, "subproblem_success")
-            if success is None:
-                continue
-            ref = paper.get(benchmark)
-            lines.append(
-                f"| {model} | {_label(benchmark)} | {_pct(without)} | {_with_ci(success)} | "
-                f"{_with_ci(delta, True)} | {delta.n if delta else 0} | "
-                f"{_own(t, model, benchmark, 'subproblem', ALL, delta)} | {'–' if ref is None else f'{ref:.1f}'} |"
-            )
-    if t.positions:
-        header_pos = " | ".join(f"pos {i} (n)" for i in t.positions)
-        lines += [
-            "",
-            "### Accuracy by position in the chain (where chains break)",
-            "",
-            f"| Model | Benchmark | {header_pos} |",
-            "|---|---|" + "---|" * len(t.positions),
-        ]
-        for model in t.models:
-            for benchmark in [*t.benchmarks, ALL]:
-                cells = [
-                    t.get(model, benchmark, "subproblem", ALL, f"position_{i}_accuracy") for i in t.positions
-                ]
-                if any(cells):
-                    text = ["–" if c is None else f"{_pct(c)} ({c.n})" for c in cells]
-                    lines.append(f"| {model} | {_label(benchmark)} | " + " | ".join(text) + " |")
-    lines += [
-        "",
-        "### Subproblem success by difficulty level (all benchmarks)",
-        "",
-        f"| Model | Level {header}",
-        "|---|---|---|---|---|---|---|",
-    ]
-    for model in t.models:
-        for level in map(str, t.levels):
-            without, success, delta = t.pair(model, ALL, "subproblem", level, "subproblem_success")
-            if success is not None:
+            cells = _pair_cells(t, model, benchmark, "subproblem", ALL, "subproblem_success", _with_ci)
+            if cells is not None:
+                ref = paper.get(benchmark)
                 lines.append(
-                    f"| {model} | {level} | {_pct(without)} | {_with_ci(success)} | {_with_ci(delta, True)} | "
-                    f"{delta.n if delta else 0} | {_own(t, model, ALL, 'subproblem', level, delta)} |"
+                    f"| {model} | {_label(benchmark)} | {cells} | {'–' if ref is None else f'{ref:.1f}'} |"
                 )
-    return [*lines, ""]
+    title = "### Subproblem success by difficulty level (all benchmarks)"
+    level_table = _level_table(t, "subproblem", "subproblem_success", _with_ci, title, header)
+    return [*lines, *_position_table(t), *level_table, ""]
 
 
 def markdown(rows: list[ProbeRow], iterations: int, confidence: float, figures: list[str]) -> str:
@@ -322,6 +321,77 @@ def _figure(models: list[str], title: str, draw, path: Path, caption: str) -> No
     plt.close(fig)
 
 
+def _paired_bars(
+    ax, model: str, *, t: _Lookup, condition: str, own: str, names: tuple[str, str, str], by: str
+) -> None:
+    """Bars "without" / "with" over the paired problems, grouped per benchmark (``by="benchmarks"``) or
+    per difficulty level (``by="levels"``); ``names`` = (without label, with label, with colour), ``own``
+    the metric of a condition without pairs."""
+    if by == "benchmarks":
+        groups = [*t.benchmarks, ALL]
+        labels = [_label(b) for b in groups]
+        cells = [(b, ALL) for b in groups]
+    else:
+        labels = [str(level) for level in t.levels]
+        cells = [(ALL, level) for level in labels]
+    pairs = [t.pair(model, b, condition, level, own) for b, level in cells]
+    unpaired = ["\nunpaired" if p[2] is None and p[1] is not None else "" for p in pairs]
+    series = [
+        (names[0], [p[0] for p in pairs], COLORS["without"]),
+        (names[1], [p[1] for p in pairs], names[2], unpaired),
+    ]
+    _bars(ax, labels, series)
+    if by == "levels":
+        ax.set_xlabel("difficulty level")
+
+
+def _positions(ax, model: str, *, t: _Lookup) -> None:
+    """Accuracy along the subproblem chain, one line per benchmark."""
+    for benchmark in [*t.benchmarks, ALL]:
+        cells = [
+            (i, t.get(model, benchmark, "subproblem", ALL, f"position_{i}_accuracy")) for i in t.positions
+        ]
+        cells = [(i, c) for i, c in cells if c is not None]
+        if cells:
+            ax.plot(
+                [i for i, _ in cells],
+                [c.value for _, c in cells],
+                marker="o",
+                label=_label(benchmark),
+                linestyle="--" if benchmark == ALL else "-",
+            )
+    ax.set_xlabel("position in the subproblem chain")
+    ax.set_xticks(t.positions or [1])
+    ax.set_ylim(0, 112)
+    ax.grid(alpha=0.3)
+
+
+GROUPINGS = (("benchmarks", "per benchmark"), ("levels", "per level"))
+
+
+def _figure_specs(t: _Lookup):
+    """(file name, title, draw(ax, model)) of every figure the rows allow, in report order."""
+    conditions = {k[2] for k in t.rows}
+    for condition in HINT_CONDITIONS:
+        if condition in conditions:
+            names = ("without (paired)", f"with {condition} (paired)", COLORS["with"])
+            for by, what in GROUPINGS:
+                draw = partial(_paired_bars, t=t, condition=condition, own=t.avg, names=names, by=by)
+                yield f"probe_{condition}_{by}.png", f"{TITLES[condition]} {what} ({t.avg})", draw
+    if "subproblem" in conditions:
+        names = (f"original {t.avg} (paired)", "subproblem success (paired)", COLORS["success"])
+        for by, what in GROUPINGS:
+            draw = partial(
+                _paired_bars, t=t, condition="subproblem", own="subproblem_success", names=names, by=by
+            )
+            yield f"probe_subproblem_{by}.png", f"{TITLES['subproblem']} {what}", draw
+        yield (
+            "probe_subproblem_positions.png",
+            f"{TITLES['subproblem']} accuracy by position",
+            partial(_positions, t=t),
+        )
+
+
 def write_figures(
     rows: list[ProbeRow], out_dir: str | Path, iterations: int, confidence: float
 ) -> list[Path]:
@@ -334,99 +404,19 @@ def write_figures(
         f"{SMALL_MARK}: fewer than {MIN_BOOTSTRAP_N} problems.\nPaired: the problems run in both conditions "
         '("unpaired": no vanilla run to pair with; the condition\'s own problems).'
     )
-    out = Path(out_dir)
     paths: list[Path] = []
-    conditions = {k[2] for k in t.rows}
-
-    def paired_series(model, cells, condition, own, names):
-        pairs = [t.pair(model, b, condition, lv, own) for b, lv in cells]
-        unpaired = ["\nunpaired" if p[2] is None and p[1] is not None else "" for p in pairs]
-        return [
-            (names[0], [p[0] for p in pairs], COLORS["without"]),
-            (names[1], [p[1] for p in pairs], names[2], unpaired),
-        ]
-
-    for condition in HINT_CONDITIONS:
-        if condition not in conditions:
-            continue
-        names = ("without (paired)", f"with {condition} (paired)", COLORS["with"])
-
-        def by_bench(ax, model, condition=condition, names=names):
-            groups = [*t.benchmarks, ALL]
-            _bars(
-                ax,
-                [_label(b) for b in groups],
-                paired_series(model, [(b, ALL) for b in groups], condition, t.avg, names),
-            )
-
-        def by_level(ax, model, condition=condition, names=names):
-            levels = [str(level) for level in t.levels]
-            _bars(ax, levels, paired_series(model, [(ALL, lv) for lv in levels], condition, t.avg, names))
-            ax.set_xlabel("difficulty level")
-
-        for suffix, draw, what in (
-            ("benchmarks", by_bench, "per benchmark"),
-            ("levels", by_level, "per level"),
-        ):
-            path = out / f"probe_{condition}_{suffix}.png"
-            _figure(t.models, f"{TITLES[condition]} {what} ({t.avg})", draw, path, caption)
-            paths.append(path)
-    if "subproblem" in conditions:
-        names = (f"original {t.avg} (paired)", "subproblem success (paired)", COLORS["success"])
-
-        def sub_bench(ax, model):
-            groups = [*t.benchmarks, ALL]
-            _bars(
-                ax,
-                [_label(b) for b in groups],
-                paired_series(model, [(b, ALL) for b in groups], "subproblem", "subproblem_success", names),
-            )
-
-        def sub_level(ax, model):
-            levels = [str(level) for level in t.levels]
-            _bars(
-                ax,
-                levels,
-                paired_series(model, [(ALL, lv) for lv in levels], "subproblem", "subproblem_success", names),
-            )
-            ax.set_xlabel("difficulty level")
-
-        def positions(ax, model):
-            for benchmark in [*t.benchmarks, ALL]:
-                cells = [
-                    (i, t.get(model, benchmark, "subproblem", ALL, f"position_{i}_accuracy"))
-                    for i in t.positions
-                ]
-                cells = [(i, c) for i, c in cells if c is not None]
-                if cells:
-                    ax.plot(
-                        [i for i, _ in cells],
-                        [c.value for _, c in cells],
-                        marker="o",
-                        label=_label(benchmark),
-                        linestyle="--" if benchmark == ALL else "-",
-                    )
-            ax.set_xlabel("position in the subproblem chain")
-            ax.set_xticks(t.positions or [1])
-            ax.set_ylim(0, 112)
-            ax.grid(alpha=0.3)
-
-        for suffix, draw, what in (
-            ("benchmarks", sub_bench, "per benchmark"),
-            ("levels", sub_level, "per level"),
-            ("positions", positions, "accuracy by position"),
-        ):
-            path = out / f"probe_subproblem_{suffix}.png"
-            _figure(t.models, f"{TITLES['subproblem']} {what}", draw, path, caption)
-            paths.append(path)
+    for name, title, draw in _figure_specs(t):
+        path = Path(out_dir) / name
+        _figure(t.models, title, draw, path, caption)
+        paths.append(path)
     return paths
 
 
 REPORT_FILES = (
     "probes.csv",
     "probes.md",
-    *(f"probe_{c}_{s}.png" for c in HINT_CONDITIONS for s in ("benchmarks", "levels")),
-    *(f"probe_subproblem_{s}.png" for s in ("benchmarks", "levels", "positions")),
+    *(f"probe_{c}_{by}.png" for c in HINT_CONDITIONS for by, _ in GROUPINGS),
+    *(f"probe_subproblem_{by}.png" for by in (*(by for by, _ in GROUPINGS), "positions")),
 )
 
 

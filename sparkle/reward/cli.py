@@ -121,10 +121,8 @@ def malformed_reason(response: Any, truth: Any) -> str | None:
     return None
 
 
-def _row_jobs(
-    row: dict, lineno: int, path: Path, args: argparse.Namespace
-) -> tuple[list[str], Any, int, bool]:
-    """(responses, ground truth, thinking level, is a multi-response row) for one input row."""
+def _responses_and_truth(row: dict, lineno: int, path: Path, args: argparse.Namespace):
+    """(responses, ground truth, is an lm-eval samples row) for one input row."""
     lm_eval = "resps" in row and args.response_field not in row
     if lm_eval:
         responses = sample_responses(row, f"{path}, line {lineno}")
@@ -148,6 +146,11 @@ def _row_jobs(
             truth = json.loads(truth)
         except json.JSONDecodeError:
             pass
+    return responses, truth, lm_eval
+
+
+def _thinking_level(row: dict, lineno: int, path: Path, args: argparse.Namespace) -> int:
+    """The row's PSS thinking level (0 when it has none); at least 1 when its prompt is a PSS prompt."""
     level = _get(row, args.level_field)
     if level is None:
         level = _get(row, "extra_info.thinking_level")
@@ -159,6 +162,15 @@ def _row_jobs(
         ) from e
     if PSS_MARKER in _prompt_text(_get(row, args.prompt_field)):
         level = max(level, 1)
+    return level
+
+
+def _row_jobs(
+    row: dict, lineno: int, path: Path, args: argparse.Namespace
+) -> tuple[list[str], Any, int, bool]:
+    """(responses, ground truth, thinking level, is a multi-response row) for one input row."""
+    responses, truth, lm_eval = _responses_and_truth(row, lineno, path, args)
+    level = _thinking_level(row, lineno, path, args)
     multi = lm_eval or isinstance(_get(row, args.response_field), list)
     return list(responses), truth, level, multi
 
@@ -209,58 +221,57 @@ def _stop_pool(ex: ProcessPoolExecutor) -> None:
         manager.join(timeout=2)
 
 
-def run(args: argparse.Namespace) -> int:
-    from sparkle.io import read_jsonl, write_jsonl_atomic
-    from sparkle.progress import track
+def _policies(args: argparse.Namespace) -> list[str]:
+    """The policies to grade under: --policy, or the two of --compare."""
     from sparkle.reward.grading import POLICIES
 
-    path = Path(args.input)
+    if not args.compare:
+        return [args.policy]
+    policies = [p.strip() for p in args.compare.split(",") if p.strip()]
+    if len(policies) != 2 or any(p not in POLICIES for p in policies):
+        raise SparkleError(
+            f"--compare takes two of {', '.join(POLICIES)} separated by a comma, got {args.compare!r}"
+        )
+    return policies
+
+
+def _check_args(args: argparse.Namespace) -> None:
     if args.timeout is not None and not (math.isfinite(args.timeout) and args.timeout > 0):
         raise bad_input(
             f"--timeout {args.timeout}", "must be a positive number of seconds", "pass e.g. --timeout 5"
         )
-    rows = read_jsonl(path)
-    if not rows:
-        raise bad_input(path, "no rows (empty file)", "check the path, or write the responses first")
-    policies = [args.policy]
-    if args.compare:
-        policies = [p.strip() for p in args.compare.split(",") if p.strip()]
-        if len(policies) != 2 or any(p not in POLICIES for p in policies):
-            raise SparkleError(
-                f"--compare takes two of {', '.join(POLICIES)} separated by a comma, got {args.compare!r}"
-            )
     if args.workers < 1:
         raise SparkleError("--workers must be at least 1")
-    jobs, owners, multi = [], [], []
-    for lineno, row in enumerate(rows, 1):
-        responses, truth, level, is_multi = _row_jobs(row, lineno, path, args)
-        multi.append(is_multi)
-        for r in responses:
-            jobs.append((r, truth, level))
-            owners.append(lineno - 1)
-    chunks = [jobs[i : i + CHUNK] for i in range(0, len(jobs), CHUNK)]
-    start = time.perf_counter()
+
+
+def _score_chunks(chunks: list[list[tuple]], args: argparse.Namespace, policies: list[str]) -> list[dict]:
+    """Score every chunk, in this process (--workers 1) or in a pool of processes, results in input order."""
+    from sparkle.progress import track
+
     results: list[dict] = []
     if args.workers == 1:
         for chunk in track(chunks, "scoring", total=len(chunks)):
             results.extend(_score_chunk(chunk, args.reward_type, policies, args.timeout))
-    else:
-        import multiprocessing
+        return results
+    import multiprocessing
 
-        ctx = multiprocessing.get_context("spawn")
-        ex = ProcessPoolExecutor(max_workers=args.workers, mp_context=ctx, initializer=_ignore_sigint)
-        try:
-            futures = [ex.submit(_score_chunk, c, args.reward_type, policies, args.timeout) for c in chunks]
-            for fut in track(futures, "scoring", total=len(futures)):
-                results.extend(fut.result())
-        except BaseException:  # Ctrl-C or a failure: stop the workers now instead of finishing the queue
-            _stop_pool(ex)
-            raise
-        ex.shutdown(wait=True)
-    seconds = time.perf_counter() - start
-    keys = ["score", "acc", "format_ok", "extracted", "timed_out", "malformed"] + (
-        [f"acc_{p}" for p in policies] if args.compare else []
-    )
+    ctx = multiprocessing.get_context("spawn")
+    ex = ProcessPoolExecutor(max_workers=args.workers, mp_context=ctx, initializer=_ignore_sigint)
+    try:
+        futures = [ex.submit(_score_chunk, c, args.reward_type, policies, args.timeout) for c in chunks]
+        for fut in track(futures, "scoring", total=len(futures)):
+            results.extend(fut.result())
+    except BaseException:  # Ctrl-C or a failure: stop the workers now instead of finishing the queue
+        _stop_pool(ex)
+        raise
+    ex.shutdown(wait=True)
+    return results
+
+
+def _merge_rows(
+    rows: list[dict], owners: list[int], multi: list[bool], results: list[dict], keys: list[str]
+) -> list[dict]:
+    """Each input row with its scores: lists for a multi-response row, single values otherwise."""
     per_row: list[dict[str, list]] = [{k: [] for k in keys} for _ in rows]
     for owner, res in zip(owners, results, strict=True):
         for k in keys:
@@ -271,7 +282,11 @@ def run(args: argparse.Namespace) -> int:
         for k in keys:
             merged[k] = vals[k] if is_multi else (vals[k][0] if vals[k] else None)
         out_rows.append(merged)
-    write_jsonl_atomic(args.output, out_rows)
+    return out_rows
+
+
+def _summary(results: list[dict], policies: list[str], compare: bool, seconds: float) -> dict[str, Any]:
+    """The one-line JSON summary: rates over all responses, and the disagreements under --compare."""
     n = len(results)
     summary: dict[str, Any] = {
         "n": n,
@@ -282,7 +297,7 @@ def run(args: argparse.Namespace) -> int:
         "malformed": sum(1 for r in results if r["malformed"]),
         "seconds": round(seconds, 3),
     }
-    if args.compare:
+    if compare:
         a, b = policies
         only_a = sum(1 for r in results if r[f"acc_{a}"] and not r[f"acc_{b}"])
         only_b = sum(1 for r in results if r[f"acc_{b}"] and not r[f"acc_{a}"])
@@ -292,15 +307,46 @@ def run(args: argparse.Namespace) -> int:
             f"only_{a}": only_a,
             f"only_{b}": only_b,
         }
-    print(json.dumps(summary))
+    return summary
+
+
+def _warn_malformed(path: Path, owners: list[int], results: list[dict]) -> None:
     bad = [(owner, r["malformed"]) for owner, r in zip(owners, results, strict=True) if r["malformed"]]
     if bad:
         import sys
 
         line, reason = bad[0]
         print(
-            f"sparkle score: warning: {len(bad)} of {n} responses were scored as wrong because their input is "
-            f"malformed (first: {path}, line {line + 1}: {reason}); see the 'malformed' field of each row",
+            f"sparkle score: warning: {len(bad)} of {len(results)} responses were scored as wrong because their "
+            f"input is malformed (first: {path}, line {line + 1}: {reason}); see the 'malformed' field of each row",
             file=sys.stderr,
         )
+
+
+def run(args: argparse.Namespace) -> int:
+    from sparkle.io import read_jsonl, write_jsonl_atomic
+
+    path = Path(args.input)
+    _check_args(args)
+    rows = read_jsonl(path)
+    if not rows:
+        raise bad_input(path, "no rows (empty file)", "check the path, or write the responses first")
+    policies = _policies(args)
+    jobs, owners, multi = [], [], []
+    for lineno, row in enumerate(rows, 1):
+        responses, truth, level, is_multi = _row_jobs(row, lineno, path, args)
+        multi.append(is_multi)
+        for r in responses:
+            jobs.append((r, truth, level))
+            owners.append(lineno - 1)
+    chunks = [jobs[i : i + CHUNK] for i in range(0, len(jobs), CHUNK)]
+    start = time.perf_counter()
+    results = _score_chunks(chunks, args, policies)
+    seconds = time.perf_counter() - start
+    keys = ["score", "acc", "format_ok", "extracted", "timed_out", "malformed"] + (
+        [f"acc_{p}" for p in policies] if args.compare else []
+    )
+    write_jsonl_atomic(args.output, _merge_rows(rows, owners, multi, results, keys))
+    print(json.dumps(_summary(results, policies, bool(args.compare), seconds)))
+    _warn_malformed(path, owners, results)
     return 0
