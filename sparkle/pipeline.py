@@ -20,13 +20,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from sparkle.data.names import TRAIN_STEM, VAL_STEM, stage_two_parquet
 from sparkle.data.names import VARIANTS as STAGE_TWO_VARIANTS
-from sparkle.data.names import stage_two_parquet
 from sparkle.errors import SparkleError
 from sparkle.io import write_json_atomic
 from sparkle.log import get_logger
 from sparkle.paths import repo_root
 from sparkle.registry import BASE_MODEL, BENCHMARKS
+from sparkle.steps import data_commands, report_commands, runner_command
 from sparkle.train.launch import ATTN_CHOICES
 from sparkle.train.tracker import latest_step, step_folder, tracker_path
 
@@ -87,39 +88,10 @@ def build_steps(args: argparse.Namespace) -> list[Step]:
     cluster = ["--nnodes", str(args.nnodes), "--gpus-per-node", str(args.gpus_per_node)]
     if args.attn:
         cluster += ["--attn", args.attn]
-    val_file = f"data.val_files={data / 'sparkle_aime2024.parquet'}"
+    val_file = f"data.val_files={data / f'{VAL_STEM}.parquet'}"
 
-    def opt(flag: str, key: str) -> list[str]:
-        return [flag, str(src[key])] if src else []
-
-    def data_commands(_: bool) -> list[list[str]]:
-        bench = [x for b in BENCHMARKS for x in ("--source", f"{b}={src[b]}")] if src else []
-        stage_two = [
-            *sparkle,
-            "data",
-            "stage-two",
-            "--variant",
-            variant,
-            *opt("--source", "hardmath"),
-            "--out",
-            str(data),
-        ]
-        if variant == "mix":
-            stage_two += ["--easy-source", str(src["train"]) if src else "dsr40k"]
-        return [
-            [
-                *sparkle,
-                "data",
-                "stage-one",
-                *opt("--source", "train"),
-                *opt("--val-source", "aime2024"),
-                "--out",
-                str(data),
-            ],
-            stage_two,
-            [*sparkle, "data", "benchmarks", *bench, "--out", str(data)],
-            [*sparkle, "data", "probes", *opt("--source", "preview"), "--out", str(data)],
-        ]
+    def data_steps(_: bool) -> list[list[str]]:
+        return [[*sparkle, *argv] for argv in data_commands(data, src, variant).values()]
 
     def train(stage: str, model: str | Path, train_file: str, ckpt: Path) -> list[str]:
         return [
@@ -133,19 +105,20 @@ def build_steps(args: argparse.Namespace) -> list[Step]:
 
     dp = ["--dp", str(args.dp)] if args.dp else []  # default: the runner uses every visible GPU
     eval_args = ["--backend", args.backend, "--tp", str(args.tp), *dp]
-    data_dir_arg = ["--data-dir", str(data)]
 
     def runner(group: str, results_dir: Path) -> list[str]:
         """`sparkle eval run` / `sparkle probe run` on both trained models."""
-        models = ["--model", str(stage1_model), "--model", str(stage2_model)]
-        return [*sparkle, group, "run", *models, *data_dir_arg, "--out", str(results_dir), *eval_args]
+        return [*sparkle, *runner_command(group, [stage1_model, stage2_model], data, results_dir, eval_args)]
 
+    reports = report_commands(
+        results / "bench", results / "probes", out / "report", out / "report" / "probes"
+    )
     return [
-        Step("data", "training, benchmark and probe files", data_commands),
+        Step("data", "training, benchmark and probe files", data_steps),
         Step(
             "stage_one",
             "GRPO stage one",
-            lambda _: [train("stage_one", args.base_model, "sparkle_dsr40k.parquet", stage1_ckpt)],
+            lambda _: [train("stage_one", args.base_model, f"{TRAIN_STEM}.parquet", stage1_ckpt)],
         ),
         Step(
             "convert_stage_one", "stage-one checkpoint → HF", lambda d: convert(stage1_ckpt, stage1_model, d)
@@ -165,17 +138,7 @@ def build_steps(args: argparse.Namespace) -> list[Step]:
         Step(
             "report",
             "main table and probe report",
-            lambda _: [
-                [*sparkle, "report", str(results / "bench"), "--out", str(out / "report")],
-                [
-                    *sparkle,
-                    "probe",
-                    "report",
-                    str(results / "probes"),
-                    "--out",
-                    str(out / "report" / "probes"),
-                ],
-            ],
+            lambda _: [[*sparkle, *reports["report"]], [*sparkle, *reports["probe_report"]]],
         ),
     ]
 

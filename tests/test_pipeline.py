@@ -103,3 +103,16 @@ def test_a_damaged_state_file_is_a_clear_error(tmp_path, capsys, content):
     (tmp_path / "pipeline_state.json").write_text(content)
     assert main(["pipeline", "--out", str(tmp_path), "--only", "data"]) == 2
     assert "pipeline_state.json" in capsys.readouterr().err
+
+
+def test_pipeline_and_demo_share_one_step_table(tmp_path, capsys):
+    """The data, runner and report command lines come from sparkle.steps for both commands."""
+    from sparkle.pipeline import local_sources
+    from sparkle.steps import data_commands
+
+    out = tmp_path / "run"
+    argv = ["pipeline", "--out", str(out), "--data-dir", str(DEMO_DATA), "--only", "data", "--dry-run"]
+    assert main(argv) == 0
+    printed = [line.split(" -m sparkle ", 1)[1] for line in _commands(capsys)]
+    expected = data_commands(out.resolve() / "data", local_sources(DEMO_DATA.resolve()))
+    assert printed == [" ".join(command) for command in expected.values()]

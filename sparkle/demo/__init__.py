@@ -13,13 +13,13 @@ import shlex
 import time
 from pathlib import Path
 
-from sparkle.data.names import TRAIN_STEM, VAL_STEM, stage_two_parquet
+from sparkle.data.names import PREVIEW_FILE, TRAIN_STEM, VAL_STEM, stage_two_parquet
 from sparkle.errors import SparkleError
 from sparkle.io import write_text_atomic
 from sparkle.log import get_logger
 from sparkle.paths import repo_root
 from sparkle.pipeline import local_sources
-from sparkle.registry import BENCHMARKS
+from sparkle.steps import data_commands, report_commands, runner_command
 
 log = get_logger(__name__)
 
@@ -275,26 +275,14 @@ def run_demo(
         base_model = str(model_dir)
     model_deps = ["model"] if model is None else []
 
-    demo.step(
-        "stage_one", "stage-one data",
-        ["data", "stage-one", "--source", src["train"], "--val-source", src["aime2024"], "--out", data],
-        [data / f"{TRAIN_STEM}.parquet", data / f"{VAL_STEM}.parquet"], extra=inputs,
-    )  # fmt: skip
-    demo.step(
-        "stage_two", "stage-two PSS data",
-        ["data", "stage-two", "--variant", "aug", "--aug-version", "all", "--source", src["hardmath"],
-         "--out", data],
-        [data / stage_two_parquet("aug")], extra=inputs,
-    )  # fmt: skip
-    bench_sources = [x for b in BENCHMARKS for x in ("--source", f"{b}={src[b]}")]
-    demo.step(
-        "benchmarks", "benchmark files", ["data", "benchmarks", *bench_sources, "--out", data],
-        [data], extra=inputs,
-    )  # fmt: skip
-    demo.step(
-        "probes_data", "probe annotations", ["data", "probes", "--source", src["preview"], "--out", data],
-        [data / "sparkle_preview.jsonl"], extra=inputs,
-    )  # fmt: skip
+    commands = data_commands(data, src)
+    for key, what, outputs in (
+        ("stage_one", "stage-one data", [data / f"{TRAIN_STEM}.parquet", data / f"{VAL_STEM}.parquet"]),
+        ("stage_two", "stage-two PSS data", [data / stage_two_parquet("aug")]),
+        ("benchmarks", "benchmark files", [data]),
+        ("probes_data", "probe annotations", [data / PREVIEW_FILE]),
+    ):
+        demo.step(key, what, commands[key], outputs, extra=inputs)
 
     for stage, key, train_file in (
         ("stage_one", "stage_one", data / f"{TRAIN_STEM}.parquet"),
@@ -330,23 +318,23 @@ def run_demo(
         ("probe", "the three probes on the trained model (lm-eval)", out / "probes", "probes_data"),
     ):
         demo.step(
-            runner, what,
-            [runner, "run", "--model", trained, "--data-dir", data, "--samples", str(samples), "--out",
-             folder, *gen],
+            runner, what, runner_command(runner, [trained], data, folder, ["--samples", str(samples), *gen]),
             [folder], deps=["train", data_step], clean=folder,
         )  # fmt: skip
+    reports = report_commands(
+        out / "eval", out / "probes", out / "report", out / "probe_report", bootstrap=500
+    )
     demo.step(
         "rescore", "re-grade the samples with math-verify",
         ["rescore", out / "eval", "--policy", "math_verify", "--out", out / "rescored"],
         [out / "rescored"], deps=["eval"], clean=out / "rescored",
     )  # fmt: skip
     demo.step(
-        "report", "main table vs the paper", ["report", out / "eval", "--out", out / "report"],
+        "report", "main table vs the paper", reports["report"],
         [out / "report" / "main_table.md"], deps=["eval"], clean=out / "report",
     )  # fmt: skip
     demo.step(
-        "probe_report", "probe report",
-        ["probe", "report", out / "probes", "--out", out / "probe_report", "--bootstrap", "500"],
+        "probe_report", "probe report", reports["probe_report"],
         [out / "probe_report" / "probes.csv"], deps=["probe"], clean=out / "probe_report",
     )  # fmt: skip
 
