@@ -14,8 +14,9 @@ import re
 from pathlib import Path
 
 SHARED_DIR_ENV = "SPARKLE_SHARED_DIR"
-# org/name, as the Hub spells repository ids
+# org/name, as the Hub spells repository ids; a few old models have a bare name ("gpt2")
 HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
+HUB_ID_OR_BARE_NAME = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")
 
 
 def repo_root() -> Path:
@@ -29,12 +30,14 @@ def shared_dir() -> Path:
     return Path(override).expanduser() if override else repo_root().parent / "shared"
 
 
-def is_hub_id(text: str | os.PathLike[str]) -> bool:
+def is_hub_id(text: str | os.PathLike[str], bare_names: bool = False) -> bool:
     """True when ``text`` is a Hub repository id (``org/name``) rather than a local path: it has the id's
-    shape, does not start like a path (``/``, ``.``, ``~``) and names nothing on this machine."""
+    shape, does not start like a path (``/``, ``.``, ``~``) and names nothing on this machine.
+    ``bare_names``: also a name without an organisation (``gpt2``), as model loaders accept."""
     text = str(text)
+    pattern = HUB_ID_OR_BARE_NAME if bare_names else HUB_ID
     return (
-        bool(HUB_ID.match(text))
+        bool(pattern.match(text))
         and not text.startswith(("/", ".", "~"))
         and not Path(text).expanduser().exists()
     )

@@ -171,6 +171,8 @@ def test_is_hub_id(text, hub):
     from sparkle.paths import is_hub_id
 
     assert is_hub_id(text) is hub
+    # model loaders also take a bare name; everything else is the same rule
+    assert is_hub_id(text, bare_names=True) is (hub or text == "not-a-hub-id")
 
 
 def test_an_existing_folder_is_not_a_hub_id(tmp_path, monkeypatch):

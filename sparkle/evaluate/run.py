@@ -25,7 +25,6 @@ import argparse
 import functools
 import json
 import os
-import re
 import shlex
 import subprocess
 import sys
@@ -45,6 +44,7 @@ from sparkle.evaluate.tasks import (
     write_task_folder,
 )
 from sparkle.log import get_logger
+from sparkle.paths import is_hub_id
 from sparkle.prompts import FAMILIES
 
 log = get_logger(__name__)
@@ -52,7 +52,6 @@ log = get_logger(__name__)
 DEFAULT_MAX_MODEL_LEN = 32768
 PROMPT_RESERVE = 1000  # prompt room when the prompts cannot be measured: 32,768 − 31,768, the paper's split
 BACKENDS = ("vllm", "hf")
-_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")
 # Config keys that give a model's context length, most specific first.
 _CONTEXT_KEYS = ("max_position_embeddings", "n_positions", "max_sequence_length", "seq_length")
 
@@ -122,7 +121,7 @@ class ModelRun:
 
 def is_local_model(model: str) -> bool:
     """Whether ``model`` names a local path (absolute, ./ ~ prefixed, or existing) rather than a Hub id."""
-    return model.startswith(("/", ".", "~")) or Path(model).expanduser().exists() or not _HUB_ID.match(model)
+    return not is_hub_id(model, bare_names=True)
 
 
 def check_model(model: str) -> str:
