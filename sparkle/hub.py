@@ -16,6 +16,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from sparkle.errors import SparkleError, bad_input
+from sparkle.paths import looks_like_path
 
 _TRUE = {"1", "on", "yes", "true"}
 PROBE_SECONDS = 1.5
@@ -136,8 +137,7 @@ def require_hub_or_local(name_or_path: str | os.PathLike[str], kind: str = "data
                     "pass the folder that holds the model's config.json, weights and tokenizer",
                 )
         return
-    looks_local = text.startswith(("/", ".", "~")) or text.endswith((".jsonl", ".json", ".parquet"))
-    if looks_local or text.count("/") > 1 or not text.strip():
+    if looks_like_path(text) or text.count("/") > 1 or not text.strip():
         raise bad_input(text, f"local {kind} not found", "check the path")
     require_hub(text, kind)
 

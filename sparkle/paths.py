@@ -30,6 +30,16 @@ def shared_dir() -> Path:
     return Path(override).expanduser() if override else repo_root().parent / "shared"
 
 
+LOCAL_SUFFIXES = (".jsonl", ".json", ".parquet")  # data files a loader reads from disk
+
+
+def looks_like_path(text: str | os.PathLike[str]) -> bool:
+    """True when ``text`` is written like a local path: it starts with ``/``, ``.`` or ``~`` or names a
+    data file by its suffix (whether or not it exists)."""
+    text = str(text)
+    return text.startswith(("/", ".", "~")) or text.endswith(LOCAL_SUFFIXES)
+
+
 def is_hub_id(text: str | os.PathLike[str], bare_names: bool = False) -> bool:
     """True when ``text`` is a Hub repository id (``org/name``) rather than a local path: it has the id's
     shape, does not start like a path (``/``, ``.``, ``~``) and names nothing on this machine.

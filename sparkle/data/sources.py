@@ -15,6 +15,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from sparkle.paths import looks_like_path
 from sparkle.errors import SparkleError, bad_input
 from sparkle.io import read_jsonl
 from sparkle.log import get_logger
@@ -22,7 +23,6 @@ from sparkle.registry import DATASETS
 
 log = get_logger(__name__)
 
-LOCAL_SUFFIXES = (".jsonl", ".json", ".parquet")
 PROBLEM_KEYS: tuple[str, ...] = ("problem", "question")
 ANSWER_KEYS: tuple[str, ...] = ("answer", "final_answer")
 
@@ -32,7 +32,7 @@ def is_local(source: str | os.PathLike[str]) -> bool:
     text = str(source)
     if os.path.exists(text):
         return True
-    return text.endswith(LOCAL_SUFFIXES) or text.startswith(("/", ".", "~"))
+    return looks_like_path(text)
 
 
 def load_records(

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import re
 
+from sparkle.reward.extract import match_brace
+
 UNITS: tuple[str, ...] = (
     "degree",
     "cm",
@@ -46,15 +48,21 @@ _UNICODE_MATH = (("√", "sqrt"), ("π", "pi"), ("∞", "inf"), ("∪", "U"), ("
 _latex2text = None
 
 
-def latex_to_text(expr: str) -> str:
-    """LaTeX → plain text with pylatexenc, then unicode math symbols → ASCII names."""
+def _converter():
+    """pylatexenc's LaTeX-to-text converter, built on first use (importing it is slow)."""
     global _latex2text
     if _latex2text is None:
         from pylatexenc import latex2text
 
         _latex2text = latex2text.LatexNodes2Text()
+    return _latex2text
+
+
+def latex_to_text(expr: str) -> str:
+    """LaTeX → plain text with pylatexenc, then unicode math symbols → ASCII names."""
+    converter = _converter()
     expr = expr.replace("\\tfrac", "\\frac").replace("\\dfrac", "\\frac").replace("\\frac", " \\frac")
-    expr = _latex2text.latex_to_text(expr)
+    expr = converter.latex_to_text(expr)
     for a, b in _UNICODE_MATH:
         expr = expr.replace(a, b)
     return expr.strip()
@@ -133,7 +141,7 @@ def _balance_braces(expr: str) -> str:
     i = 0
     while i < len(expr):
         if expr.startswith("\\boxed{", i):
-            end = _matching_brace(expr, i + 6)
+            end = match_brace(expr, i + 6)
             if end >= 0:
                 out.append(expr[i : end + 1])
                 i = end + 1
@@ -151,18 +159,6 @@ def _balance_braces(expr: str) -> str:
     return "".join(out) + "}" * depth
 
 
-def _matching_brace(text: str, open_idx: int) -> int:
-    depth = 0
-    for i in range(open_idx, len(text)):
-        if text[i] == "{":
-            depth += 1
-        elif text[i] == "}":
-            depth -= 1
-            if depth == 0:
-                return i
-    return -1
-
-
 def _eval_latex_step(expr: str) -> str:
     """The benchmark grader's LaTeX-to-text step, quirk included.
 
@@ -171,20 +167,16 @@ def _eval_latex_step(expr: str) -> str:
     first conversion raises does the grader retry on the brace-balanced text and use the retry's text (or,
     when the retry raises too, its input), followed by the Unicode → ASCII replacements.
     """
-    global _latex2text
-    if _latex2text is None:
-        from pylatexenc import latex2text
-
-        _latex2text = latex2text.LatexNodes2Text()
+    converter = _converter()
     prepared = expr.replace("\\tfrac", "\\frac").replace("\\dfrac", "\\frac").replace("\\frac", " \\frac")
     try:
-        _latex2text.latex_to_text(prepared)
+        converter.latex_to_text(prepared)
         return expr  # the quirk: a successful conversion is thrown away
     except Exception:  # noqa: BLE001 - pylatexenc raises KeyError, ValueError, ... on malformed LaTeX
         pass
     text = _balance_braces(prepared)
     try:
-        text = _latex2text.latex_to_text(text)
+        text = converter.latex_to_text(text)
     except Exception:  # noqa: BLE001
         pass
     for a, b in _UNICODE_MATH:

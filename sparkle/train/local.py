@@ -12,7 +12,6 @@ scored completion with its ground truth and thinking level), ``reward_curve.png`
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import shutil
@@ -22,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from sparkle.errors import SparkleError
-from sparkle.io import write_json_atomic, write_jsonl_atomic
+from sparkle.io import read_jsonl, write_json_atomic, write_jsonl_atomic
 from sparkle.log import get_logger
 
 log = get_logger(__name__)
@@ -576,9 +575,9 @@ def run_local(plan: LocalPlan) -> dict[str, Any]:
     if resume is not None:
         done = int(resume.name.split("-", 1)[1])
         if metrics_path.is_file():
-            metrics = [m for m in _read_lines(metrics_path) if m.get("step", 0) <= done]
+            metrics = [m for m in read_jsonl(metrics_path) if m.get("step", 0) <= done]
         if samples_path.is_file():
-            samples = [s for s in _read_lines(samples_path) if s.get("step", 0) <= done]
+            samples = [s for s in read_jsonl(samples_path) if s.get("step", 0) <= done]
         log.info("resuming from %s (step %d)", resume, done)
     elif ckpt_dir.exists() and not plan.resume:
         shutil.rmtree(ckpt_dir)
@@ -686,15 +685,6 @@ def run_local(plan: LocalPlan) -> dict[str, Any]:
     }
     write_json_atomic(out / "summary.json", summary)
     return summary
-
-
-def _read_lines(path: Path) -> list[dict[str, Any]]:
-    rows = []
-    with open(path, encoding="utf-8") as f:
-        for line in f:
-            if line.strip():
-                rows.append(json.loads(line))
-    return rows
 
 
 def add_local_arguments(p) -> None:
